@@ -1,0 +1,3 @@
+"""Control system for the ECoS Migration of GB smart metering devices."""
+
+__version__ = "0.1.0"

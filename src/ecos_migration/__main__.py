@@ -1,0 +1,3 @@
+from ecos_migration.cli import main
+
+main()

@@ -1,0 +1,56 @@
+"""What every command shares: the database, the configuration and the console."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from ecos_migration.clock import Clock, SystemClock
+from ecos_migration.config import Settings, load_settings
+from ecos_migration.store.database import create_database_engine, require_current_schema
+
+
+@dataclass
+class AppContext:
+    """Options given before the command, resolved lazily so `--help` needs no database."""
+
+    database_url: str | None
+    config_path: Path | None
+    clock: Clock = field(default_factory=SystemClock)
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    error_console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The loaded and validated configuration."""
+        return load_settings(self.config_path)
+
+    def engine(self, *, require_schema: bool = True) -> Engine:
+        """Return the database engine; by default check that the schema is current."""
+        engine = self._engine
+        if require_schema:
+            require_current_schema(engine)
+        return engine
+
+    @cached_property
+    def _engine(self) -> Engine:
+        return create_database_engine(self.database_url)
+
+    def print_json(self, data: Any) -> None:
+        """Write ``data`` as indented JSON to standard output, without Rich markup."""
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    """Return the ``AppContext`` the main callback stored on the root context."""
+    root = ctx.find_root()
+    assert isinstance(root.obj, AppContext)
+    return root.obj

@@ -1,0 +1,268 @@
+"""Storing the device-level eligibility result per device, and counting it with model states.
+
+The rule itself lives in ``domain.eligibility``; this module only loads facts, calls it,
+caches the result in ``device.reason`` / ``reason_until`` / ``evaluated_on`` and groups it.
+A cached result is valid on a date D when ``evaluated_on <= D`` and ``D < reason_until``
+(or ``reason_until`` is NULL); rows outside that window are evaluated again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from ecos_migration.domain.device import (
+    CommsStatus,
+    Credential,
+    DeviceType,
+    Generation,
+    MigrationState,
+    SmiStatus,
+)
+from ecos_migration.domain.eligibility import (
+    DeviceEligibility,
+    DeviceFacts,
+    EligibilityPolicy,
+    Reason,
+    evaluate_device,
+    is_in_scope,
+    primary_reason,
+)
+from ecos_migration.domain.models import ModelState, model_condition
+from ecos_migration.store.schema import device, device_model
+
+BATCH_SIZE = 5000
+
+_hub = device.alias("hub")
+
+FACT_COLUMNS = (
+    device.c.id,
+    device.c.generation,
+    device.c.device_type,
+    device.c.smi_status,
+    device.c.credential,
+    device.c.comms_status,
+    device.c.migration_state,
+    device.c.commissioned_on,
+    device.c.last_change_of_supplier_on,
+    device.c.cos_request_pending_until,
+    _hub.c.smi_status.label("hub_status"),
+)
+
+
+def facts_select() -> Any:
+    """Return a SELECT of every device's facts joined with its hub's status."""
+    return select(*FACT_COLUMNS).select_from(device.outerjoin(_hub, _hub.c.id == device.c.chf_id))
+
+
+def facts_from_row(row: Mapping[Any, Any]) -> DeviceFacts:
+    """Build ``DeviceFacts`` from a row of ``facts_select`` (or any mapping with those keys)."""
+    hub_status = row.get("hub_status")
+    return DeviceFacts(
+        generation=Generation(row["generation"]),
+        device_type=DeviceType(row["device_type"]),
+        smi_status=SmiStatus(row["smi_status"]),
+        credential=Credential(row["credential"]),
+        comms_status=CommsStatus(row["comms_status"]),
+        migration_state=MigrationState(row["migration_state"]),
+        hub_status=SmiStatus(hub_status) if hub_status else None,
+        commissioned_on=row["commissioned_on"],
+        last_change_of_supplier_on=row["last_change_of_supplier_on"],
+        cos_request_pending_until=row["cos_request_pending_until"],
+    )
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _write_results(
+    connection: Connection, results: list[tuple[str, DeviceEligibility]], on: date
+) -> None:
+    if not results:
+        return
+    connection.execute(
+        update(device)
+        .where(device.c.id == bindparam("b_id"))
+        .values(
+            reason=bindparam("b_reason"),
+            reason_until=bindparam("b_until"),
+            evaluated_on=bindparam("b_on"),
+        ),
+        [
+            {
+                "b_id": device_id,
+                "b_reason": result.reason.value if result.reason else None,
+                "b_until": result.until,
+                "b_on": on,
+            }
+            for device_id, result in results
+        ],
+    )
+
+
+def _evaluate_rows(
+    rows: Iterable[Any], on: date, policy: EligibilityPolicy
+) -> list[tuple[str, DeviceEligibility]]:
+    return [(row.id, evaluate_device(facts_from_row(row._mapping), on, policy)) for row in rows]
+
+
+def refresh_devices(
+    connection: Connection, device_ids: Iterable[str], on: date, policy: EligibilityPolicy
+) -> int:
+    """Evaluate the named devices on ``on`` and store the results; return how many."""
+    ids = list(dict.fromkeys(device_ids))
+    for chunk in _chunks(ids, BATCH_SIZE):
+        rows = connection.execute(facts_select().where(device.c.id.in_(chunk)))
+        _write_results(connection, _evaluate_rows(rows, on, policy), on)
+    return len(ids)
+
+
+def refresh_gpfs_of_hubs(
+    connection: Connection, hub_ids: Iterable[str], on: date, policy: EligibilityPolicy
+) -> int:
+    """Evaluate again the GPFs whose communications hub is one of ``hub_ids``."""
+    ids: list[str] = []
+    for chunk in _chunks(list(dict.fromkeys(hub_ids)), BATCH_SIZE):
+        ids.extend(
+            connection.execute(select(device.c.id).where(device.c.chf_id.in_(chunk))).scalars()
+        )
+    return refresh_devices(connection, ids, on, policy)
+
+
+def stale_condition(on: date) -> ColumnElement[bool]:
+    """Return the condition of rows whose cached result may not hold on ``on``."""
+    return or_(
+        device.c.evaluated_on.is_(None),
+        device.c.evaluated_on > on,
+        and_(device.c.reason_until.is_not(None), device.c.reason_until <= on),
+    )
+
+
+def refresh_stale(connection: Connection, on: date, policy: EligibilityPolicy) -> int:
+    """Evaluate again, and store, every device whose cached result may not hold on ``on``.
+
+    The engine calls this once per simulated day before it selects devices.
+    """
+    total = 0
+    while True:
+        # Keyset pagination on the primary key keeps each batch an index range scan.
+        rows = list(
+            connection.execute(
+                facts_select().where(stale_condition(on)).order_by(device.c.id).limit(BATCH_SIZE)
+            )
+        )
+        if not rows:
+            return total
+        _write_results(connection, _evaluate_rows(rows, on, policy), on)
+        total += len(rows)
+        if len(rows) < BATCH_SIZE:
+            return total
+
+
+@dataclass
+class TypeCounts:
+    """Devices and eligible devices of one group."""
+
+    devices: int = 0
+    eligible: int = 0
+
+
+@dataclass
+class EligibilitySummary:
+    """Counts of the eligibility of every device on one date."""
+
+    on: date
+    devices: int = 0
+    in_scope: int = 0
+    eligible: int = 0
+    ineligible: dict[Reason, int] = field(default_factory=lambda: dict.fromkeys(Reason, 0))
+    by_device_type: dict[str, TypeCounts] = field(default_factory=dict)
+    by_model_state: dict[str, TypeCounts] = field(default_factory=dict)
+
+    def add(
+        self, device_type: str, model_state: str | None, reason: Reason | None, count: int
+    ) -> None:
+        """Count ``count`` devices of one type and model state with one primary reason."""
+        self.devices += count
+        if is_in_scope(reason):
+            self.in_scope += count
+        type_counts = self.by_device_type.setdefault(device_type, TypeCounts())
+        type_counts.devices += count
+        state_counts = self.by_model_state.setdefault(model_state or "NO_MODEL", TypeCounts())
+        state_counts.devices += count
+        if reason is None:
+            self.eligible += count
+            type_counts.eligible += count
+            state_counts.eligible += count
+        else:
+            self.ineligible[reason] += count
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the summary in its documented JSON form."""
+        return {
+            "on": self.on.isoformat(),
+            "devices": self.devices,
+            "in_scope": self.in_scope,
+            "eligible": self.eligible,
+            "ineligible": {reason.value: count for reason, count in self.ineligible.items()},
+            "by_device_type": {
+                name: {"devices": counts.devices, "eligible": counts.eligible}
+                for name, counts in sorted(self.by_device_type.items())
+            },
+            "by_model_state": {
+                name: {"devices": counts.devices, "eligible": counts.eligible}
+                for name, counts in sorted(self.by_model_state.items())
+            },
+        }
+
+
+def _combined(device_reason: str | None, model_state: str | None) -> Reason | None:
+    condition = model_condition(ModelState(model_state)) if model_state else None
+    reason = Reason(device_reason) if device_reason else None
+    if condition is None:
+        return reason
+    return primary_reason(reason, condition)
+
+
+def summarise_eligibility(
+    connection: Connection, on: date, policy: EligibilityPolicy
+) -> EligibilitySummary:
+    """Count every device's primary reason on ``on`` without changing the store.
+
+    Rows whose cached result holds on ``on`` are grouped in SQL; the rest are evaluated in
+    Python with the same rule. Both halves are combined with the model state by
+    ``primary_reason``.
+    """
+    summary = EligibilitySummary(on)
+    joined = device.outerjoin(device_model, device_model.c.id == device.c.model_id)
+    fresh = connection.execute(
+        select(device.c.device_type, device_model.c.state, device.c.reason, func.count())
+        .select_from(joined)
+        .where(~stale_condition(on))
+        .group_by(device.c.device_type, device_model.c.state, device.c.reason)
+    )
+    for device_type, model_state, reason, count in fresh:
+        summary.add(device_type, model_state, _combined(reason, model_state), count)
+
+    stale_groups: Counter[tuple[str, str | None, str | None]] = Counter()
+    stale = connection.execution_options(yield_per=BATCH_SIZE).execute(
+        facts_select()
+        .add_columns(device_model.c.state.label("model_state"))
+        .outerjoin(device_model, device_model.c.id == device.c.model_id)
+        .where(stale_condition(on))
+    )
+    for row in stale:
+        result = evaluate_device(facts_from_row(row._mapping), on, policy)
+        reason_value = result.reason.value if result.reason else None
+        stale_groups[(row.device_type, row.model_state, reason_value)] += 1
+    for (device_type, model_state, reason_value), count in stale_groups.items():
+        summary.add(device_type, model_state, _combined(reason_value, model_state), count)
+    return summary

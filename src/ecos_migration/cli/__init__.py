@@ -39,7 +39,8 @@ def main_options(
         typer.Option(
             "--db",
             envvar=DATABASE_URL_VARIABLE,
-            help="SQLAlchemy database URL (default: sqlite:///ecos-migration.db in the working folder).",
+            help="SQLAlchemy database URL "
+            "(default: sqlite:///ecos-migration.db in the working folder).",
             show_default=False,
         ),
     ] = None,

@@ -1,0 +1,202 @@
+"""Device rows: inserting and updating snapshots of the inventory, and reading one device."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from ecos_migration.domain.device import (
+    CommsStatus,
+    Credential,
+    DeviceModelKey,
+    DeviceType,
+    Generation,
+    SmiStatus,
+)
+from ecos_migration.domain.eligibility import EligibilityPolicy
+from ecos_migration.store.eligibility import refresh_devices, refresh_gpfs_of_hubs
+from ecos_migration.store.events import DeviceEvent, append_device_events
+from ecos_migration.store.models import ensure_models
+from ecos_migration.store.schema import device
+
+BATCH_SIZE = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """One device as an inventory snapshot describes it, already validated."""
+
+    id: str
+    device_type: DeviceType
+    generation: Generation
+    smi_status: SmiStatus
+    model_key: DeviceModelKey | None = None
+    chf_id: str | None = None
+    supplier_id: str | None = None
+    mpxn: str | None = None
+    commissioned_on: date | None = None
+    last_change_of_supplier_on: date | None = None
+    comms_status: CommsStatus = CommsStatus.OK
+    credential: Credential = Credential.UNKNOWN
+
+
+# Columns a snapshot may change, with the event field name recorded for each change.
+TRACKED_COLUMNS = (
+    "device_type",
+    "generation",
+    "smi_status",
+    "model_id",
+    "chf_id",
+    "supplier_id",
+    "mpxn",
+    "commissioned_on",
+    "last_change_of_supplier_on",
+    "comms_status",
+    "credential",
+)
+
+
+def selection_key(seed: int, device_id: str) -> int:
+    """Return the device's place in the seeded random selection order (a signed 63-bit integer).
+
+    A keyed hash of the device id makes the order independent of insertion order and the
+    same for the same seed, so a run can be replayed.
+    """
+    digest = hashlib.blake2b(
+        device_id.encode("ascii"), digest_size=8, key=seed.to_bytes(8, "big", signed=False)
+    ).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def _row_values(record: DeviceRecord, model_ids: dict[DeviceModelKey, int]) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "device_type": record.device_type.value,
+        "generation": record.generation.value,
+        "smi_status": record.smi_status.value,
+        "model_id": model_ids[record.model_key] if record.model_key else None,
+        "chf_id": record.chf_id,
+        "supplier_id": record.supplier_id,
+        "mpxn": record.mpxn,
+        "commissioned_on": record.commissioned_on,
+        "last_change_of_supplier_on": record.last_change_of_supplier_on,
+        "comms_status": record.comms_status.value,
+        "credential": record.credential.value,
+    }
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass
+class UpsertResult:
+    """What an inventory snapshot changed."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    events: int = 0
+
+
+def _chunks(records: Sequence[DeviceRecord], size: int) -> Iterator[Sequence[DeviceRecord]]:
+    for start in range(0, len(records), size):
+        yield records[start : start + size]
+
+
+def upsert_devices(
+    connection: Connection,
+    records: Sequence[DeviceRecord],
+    *,
+    on: date,
+    now: datetime,
+    seed: int,
+    policy: EligibilityPolicy,
+    actor: str = "inventory",
+) -> UpsertResult:
+    """Insert new devices and update known ones in place, recording every change as an event.
+
+    Every inserted or changed device, and every GPF of a changed communications hub, is
+    evaluated for eligibility on ``on``.
+    """
+    result = UpsertResult()
+    model_ids = ensure_models(connection, {r.model_key for r in records if r.model_key})
+    touched: list[str] = []
+    hubs: list[str] = []
+    for chunk in _chunks(records, BATCH_SIZE):
+        existing = {
+            row.id: row._mapping
+            for row in connection.execute(
+                select(device).where(device.c.id.in_([r.id for r in chunk]))
+            )
+        }
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        events: list[DeviceEvent] = []
+        for record in chunk:
+            values = _row_values(record, model_ids)
+            old = existing.get(record.id)
+            if old is None:
+                values["selection_key"] = selection_key(seed, record.id)
+                values["first_seen_on"] = on
+                new_rows.append(values)
+                events.append(DeviceEvent(record.id, on, "DEVICE_ADDED", actor=actor))
+                touched.append(record.id)
+                if record.device_type is DeviceType.CHF:
+                    hubs.append(record.id)
+                continue
+            changes = [
+                column for column in TRACKED_COLUMNS if _text(old[column]) != _text(values[column])
+            ]
+            if not changes:
+                result.unchanged += 1
+                continue
+            changed_rows.append({f"b_{key}": value for key, value in values.items()})
+            events.extend(
+                DeviceEvent(
+                    record.id,
+                    on,
+                    "FACT_CHANGED",
+                    field=column,
+                    old_value=_text(old[column]),
+                    new_value=_text(values[column]),
+                    actor=actor,
+                )
+                for column in changes
+            )
+            touched.append(record.id)
+            if record.device_type is DeviceType.CHF and "smi_status" in changes:
+                hubs.append(record.id)
+        if new_rows:
+            connection.execute(insert(device), new_rows)
+        if changed_rows:
+            connection.execute(
+                update(device)
+                .where(device.c.id == bindparam("b_id"))
+                .values({column: bindparam(f"b_{column}") for column in TRACKED_COLUMNS}),
+                changed_rows,
+            )
+        result.inserted += len(new_rows)
+        result.updated += len(changed_rows)
+        result.events += append_device_events(connection, events, now)
+    refresh_devices(connection, touched, on, policy)
+    refresh_gpfs_of_hubs(connection, hubs, on, policy)
+    return result
+
+
+def get_device(connection: Connection, device_id: str) -> dict[str, Any] | None:
+    """Return a device's stored row, or ``None`` if it is not in the inventory."""
+    row = connection.execute(select(device).where(device.c.id == device_id)).first()
+    return dict(row._mapping) if row else None
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(DeviceRecord))

@@ -1,0 +1,71 @@
+"""Evidence rows: imported and recorded certificate replacements and SRV 6.23 successes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, insert, select
+
+from ecos_migration.domain.evidence import Evidence, EvidenceKind, EvidenceSource
+from ecos_migration.store.schema import evidence
+
+
+def add_evidence(connection: Connection, items: Iterable[Evidence]) -> int:
+    """Insert evidence rows in one batch; return how many were written."""
+    rows = [
+        {
+            "device_id": item.device_id,
+            "model_id": item.model_id,
+            "kind": item.kind.value,
+            "occurred_on": item.occurred_on,
+            "source": item.source.value,
+            "reference": item.reference,
+        }
+        for item in items
+    ]
+    if rows:
+        connection.execute(insert(evidence), rows)
+    return len(rows)
+
+
+def evidence_for_models(connection: Connection, model_ids: Iterable[int]) -> Sequence[Evidence]:
+    """Return every piece of evidence recorded against the given Device Models, oldest first."""
+    ids = list(model_ids)
+    if not ids:
+        return []
+    rows = connection.execute(
+        select(evidence)
+        .where(evidence.c.model_id.in_(ids))
+        .order_by(evidence.c.occurred_on, evidence.c.id)
+    )
+    return [
+        Evidence(
+            device_id=row.device_id,
+            kind=EvidenceKind(row.kind),
+            occurred_on=row.occurred_on,
+            source=EvidenceSource(row.source),
+            model_id=row.model_id,
+            reference=row.reference,
+        )
+        for row in rows
+    ]
+
+
+def evidence_for_device(connection: Connection, device_id: str) -> Sequence[Evidence]:
+    """Return a device's evidence, oldest first."""
+    rows = connection.execute(
+        select(evidence)
+        .where(evidence.c.device_id == device_id)
+        .order_by(evidence.c.occurred_on, evidence.c.id)
+    )
+    return [
+        Evidence(
+            device_id=row.device_id,
+            kind=EvidenceKind(row.kind),
+            occurred_on=row.occurred_on,
+            source=EvidenceSource(row.source),
+            model_id=row.model_id,
+            reference=row.reference,
+        )
+        for row in rows
+    ]

@@ -27,7 +27,7 @@ class Step(enum.StrEnum):
 
 
 class Actor(enum.StrEnum):
-    """Who must act on an error."""
+    """The party that must act on an error."""
 
     DCC = "DCC"
     SUPPLIER = "SUPPLIER"
@@ -58,7 +58,7 @@ class _StrategyFile(BaseModel):
 
 @dataclass(frozen=True)
 class RetryDecision:
-    """What follows a failed attempt: another attempt from ``retry_on``, or a Failed Migration."""
+    """The outcome of a failed attempt: another attempt from ``retry_on``, or a Failed Migration."""
 
     retry: bool
     retry_on: date | None

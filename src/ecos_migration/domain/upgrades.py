@@ -1,4 +1,4 @@
-"""Which Device Models a model can be upgraded to by firmware."""
+"""Firmware upgrade paths between Device Models."""
 
 from __future__ import annotations
 

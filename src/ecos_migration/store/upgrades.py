@@ -49,13 +49,13 @@ def replace_allowed_upgrades(
     connection: Connection, pairs: Iterable[tuple[DeviceModelKey, DeviceModelKey]], source: str
 ) -> int:
     """Replace the default rule with ``pairs``; ``source`` (a file name) is kept for display."""
-    wanted = list(dict.fromkeys(pairs))
-    ids = ensure_models(connection, {key for pair in wanted for key in pair})
+    unique_pairs = list(dict.fromkeys(pairs))
+    ids = ensure_models(connection, {key for pair in unique_pairs for key in pair})
     connection.execute(delete(model_upgrade))
-    if wanted:
+    if unique_pairs:
         connection.execute(
             insert(model_upgrade),
-            [{"from_model_id": ids[a], "to_model_id": ids[b]} for a, b in wanted],
+            [{"from_model_id": ids[a], "to_model_id": ids[b]} for a, b in unique_pairs],
         )
     set_setting(connection, _SOURCE_SETTING, source)
-    return len(wanted)
+    return len(unique_pairs)

@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/ecos-migration --db sqlite:///demo/ecos-migration.db demo --out demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -45,9 +45,7 @@ def main() -> None:
         operations = produce_migrations(context, metadata)
     upgrade = render_python_code(operations.upgrade_ops, render_as_batch=False)
     downgrade = render_python_code(operations.downgrade_ops, render_as_batch=False)
-    body = "\n".join(
-        line for line in upgrade.splitlines() if not line.strip().startswith("# ###")
-    )
+    body = "\n".join(line for line in upgrade.splitlines() if not line.strip().startswith("# ###"))
     down = "\n".join(
         line for line in downgrade.splitlines() if not line.strip().startswith("# ###")
     )

@@ -1,0 +1,320 @@
+"""Reports to each Supplier Party about its own devices, one folder per supplier.
+
+Every supplier's folder holds ``failed-migrations.csv``, ``non-migratable-devices.csv``,
+``actionable-ineligible.csv`` and ``summary.xlsx`` (the same rows as sheets plus a sheet of
+counts). Devices are streamed ordered by supplier, so only one supplier's files are open at a
+time and memory does not grow with the number of devices.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+from openpyxl import Workbook
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy import Engine
+
+from ecos_migration.domain.compliance import is_supplier_actionable, still_needs_migration
+from ecos_migration.domain.device import MigrationState, SmiStatus
+from ecos_migration.domain.eligibility import (
+    EligibilityPolicy,
+    ModelCondition,
+    Reason,
+    evaluate_device,
+    primary_reason,
+)
+from ecos_migration.domain.error_strategy import ErrorStrategy
+from ecos_migration.domain.models import ModelState, model_condition
+from ecos_migration.errors import InputError
+from ecos_migration.reporting.files import atomic_directory
+from ecos_migration.store.eligibility import facts_from_row
+from ecos_migration.store.reporting import (
+    iter_supplier_report_devices,
+    latest_appeal_status,
+    supplier_device_counts,
+    supplier_ids,
+)
+
+logger = logging.getLogger(__name__)
+
+FAILED_MIGRATIONS = "failed-migrations.csv"
+NON_MIGRATABLE_DEVICES = "non-migratable-devices.csv"
+ACTIONABLE_INELIGIBLE = "actionable-ineligible.csv"
+SUMMARY_WORKBOOK = "summary.xlsx"
+
+FAILED_COLUMNS = (
+    "device_id",
+    "device_type",
+    "device_model",
+    "step",
+    "error_code",
+    "error_description",
+    "attempts",
+    "first_attempt_on",
+    "last_attempt_on",
+    "required_action",
+    "who_must_act",
+)
+NON_MIGRATABLE_COLUMNS = (
+    "device_id",
+    "device_type",
+    "device_model",
+    "determined_on",
+    "model_reason",
+    "appeal_status",
+)
+ACTIONABLE_COLUMNS = (
+    "device_id",
+    "device_type",
+    "device_model",
+    "smi_status",
+    "reason",
+    "reason_description",
+    "required_action",
+    "who_must_act",
+)
+
+# What the supplier must do for each actionable reason that does not come from an error kind.
+SUPPLIER_ACTIONS = {
+    Reason.COMMS_FAILURE: "Restore communications with the device.",
+    Reason.NOT_COMMISSIONED: "Commission the installed device, or withdraw it.",
+}
+NO_APPEAL = "NONE"
+
+
+@dataclass
+class SupplierCounts:
+    """Rows written for one supplier."""
+
+    failed_migrations: int = 0
+    non_migratable_devices: int = 0
+    actionable_ineligible: int = 0
+    actionable_by_reason: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class SupplierReportResult:
+    """What ``write_supplier_reports`` wrote."""
+
+    out_dir: Path
+    on: date
+    suppliers: dict[str, SupplierCounts] = field(default_factory=dict)
+
+
+def _model_name(row: Mapping[Any, Any]) -> str:
+    if row["manufacturer"] is None:
+        return ""
+    return f"{row['device_type']}/{row['manufacturer']}/{row['model']}/{row['firmware_version']}"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+class _SupplierFiles:
+    """The open files of one supplier's folder; rows go to a CSV and the matching sheet."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir()
+        self.folder = folder
+        self.counts = SupplierCounts()
+        self._handles: list[TextIO] = []
+        self._workbook = Workbook(write_only=True)
+        self._summary = self._workbook.create_sheet("Summary")
+        self.failed = self._open(FAILED_MIGRATIONS, "Failed migrations", FAILED_COLUMNS)
+        self.non_migratable = self._open(
+            NON_MIGRATABLE_DEVICES, "Non-migratable devices", NON_MIGRATABLE_COLUMNS
+        )
+        self.actionable = self._open(
+            ACTIONABLE_INELIGIBLE, "Actionable ineligible", ACTIONABLE_COLUMNS
+        )
+
+    def _open(
+        self, name: str, sheet_title: str, columns: tuple[str, ...]
+    ) -> Callable[[list[Any]], None]:
+        handle = (self.folder / name).open("w", newline="", encoding="utf-8")
+        self._handles.append(handle)
+        writer = csv.writer(handle)
+        sheet: WriteOnlyWorksheet = self._workbook.create_sheet(sheet_title)
+        writer.writerow(columns)
+        sheet.append(list(columns))
+
+        def write(values: list[Any]) -> None:
+            writer.writerow([_text(value) for value in values])
+            sheet.append(values)
+
+        return write
+
+    def close(self, supplier_id: str, on: date, devices: Mapping[str, int]) -> None:
+        summary = self._summary
+        summary.append(["Supplier", supplier_id])
+        summary.append(["Report date", on])
+        summary.append([])
+        summary.append(["Devices", sum(devices.values())])
+        for state in MigrationState:
+            summary.append([f"Devices {state.value}", devices.get(state.value, 0)])
+        summary.append([])
+        summary.append(["Failed migrations", self.counts.failed_migrations])
+        summary.append(["Devices on Non-Migratable models", self.counts.non_migratable_devices])
+        summary.append(["Actionable ineligible devices", self.counts.actionable_ineligible])
+        for reason, count in sorted(self.counts.actionable_by_reason.items()):
+            summary.append([f"Actionable ineligible: {reason}", count])
+        for handle in self._handles:
+            handle.close()
+        self._workbook.save(self.folder / SUMMARY_WORKBOOK)
+
+
+class _RowClassifier:
+    """Applies the eligibility rule and the error strategy to one streamed device row."""
+
+    def __init__(
+        self, on: date, policy: EligibilityPolicy, strategy: ErrorStrategy, appeals: dict[int, str]
+    ) -> None:
+        self.on = on
+        self.policy = policy
+        self.strategy = strategy
+        self.appeals = appeals
+
+    def reason(self, row: Mapping[Any, Any]) -> Reason | None:
+        if row["stale"]:
+            device_reason = evaluate_device(facts_from_row(row), self.on, self.policy).reason
+        else:
+            device_reason = Reason(row["reason"]) if row["reason"] else None
+        state = row["model_state"]
+        condition = model_condition(ModelState(state)) if state else ModelCondition.NONE
+        return primary_reason(device_reason, condition)
+
+    def error(self, code: str | None) -> tuple[str, str, str]:
+        """Return (description, required action, who must act) of an error code."""
+        if code is None:
+            return "", "", ""
+        kind = self.strategy.kinds.get(code)
+        if kind is None:
+            return f"Error code {code} is not in the error strategy.", "", ""
+        return kind.description, kind.action, kind.actor.value
+
+    def write(self, files: _SupplierFiles, row: Mapping[Any, Any]) -> None:
+        model = _model_name(row)
+        if row["migration_state"] == MigrationState.AWAITING_REMEDIATION.value:
+            description, action, actor = self.error(row["last_error_code"])
+            files.failed(
+                [
+                    row["id"],
+                    row["device_type"],
+                    model,
+                    row["last_step"],
+                    row["last_error_code"],
+                    description,
+                    row["attempts"] or 0,
+                    row["first_attempt_on"],
+                    row["last_attempt_on"],
+                    action,
+                    actor,
+                ]
+            )
+            files.counts.failed_migrations += 1
+
+        reason = self.reason(row)
+        if row["model_state"] == ModelState.NON_MIGRATABLE.value and still_needs_migration(reason):
+            files.non_migratable(
+                [
+                    row["id"],
+                    row["device_type"],
+                    model,
+                    row["non_migratable_on"],
+                    row["model_state_reason"],
+                    self.appeals.get(row["model_id"], NO_APPEAL),
+                ]
+            )
+            files.counts.non_migratable_devices += 1
+
+        if reason is not None and is_supplier_actionable(reason, SmiStatus(row["smi_status"])):
+            if reason is Reason.AWAITING_REMEDIATION:
+                _, action, actor = self.error(row["last_error_code"])
+            else:
+                action, actor = SUPPLIER_ACTIONS[reason], "SUPPLIER"
+            files.actionable(
+                [
+                    row["id"],
+                    row["device_type"],
+                    model,
+                    row["smi_status"],
+                    reason.value,
+                    reason.description,
+                    action,
+                    actor,
+                ]
+            )
+            files.counts.actionable_ineligible += 1
+            files.counts.actionable_by_reason[reason.value] += 1
+
+
+def write_supplier_reports(
+    engine: Engine,
+    out_dir: Path,
+    *,
+    on: date,
+    policy: EligibilityPolicy,
+    strategy: ErrorStrategy,
+    on_supplier: Callable[[str], None] | None = None,
+) -> SupplierReportResult:
+    """Write every supplier's folder under ``out_dir``, replacing it whole when all are done.
+
+    Every supplier with at least one device gets a folder, with empty files if nothing in it
+    needs the supplier's attention. ``on_supplier`` is called after each folder is written.
+    """
+    result = SupplierReportResult(out_dir=out_dir, on=on)
+    with atomic_directory(out_dir) as staging, engine.connect() as connection:
+        devices = supplier_device_counts(connection)
+        classifier = _RowClassifier(on, policy, strategy, latest_appeal_status(connection))
+        current: str | None = None
+        files: _SupplierFiles | None = None
+
+        def finish() -> None:
+            if files is not None and current is not None:
+                files.close(current, on, devices.get(current, {}))
+                result.suppliers[current] = files.counts
+                if on_supplier is not None:
+                    on_supplier(current)
+
+        for row in iter_supplier_report_devices(connection, on):
+            if row["supplier_id"] != current:
+                finish()
+                current = row["supplier_id"]
+                files = _SupplierFiles(staging / _folder_name(row["supplier_id"]))
+            assert files is not None
+            classifier.write(files, row)
+        finish()
+
+        for supplier_id in supplier_ids(connection):
+            if supplier_id not in result.suppliers:
+                current = supplier_id
+                files = _SupplierFiles(staging / _folder_name(supplier_id))
+                finish()
+    logger.info(
+        "Wrote supplier reports for %d suppliers.",
+        len(result.suppliers),
+        extra={"report_folder": str(out_dir), "on": on.isoformat()},
+    )
+    return result
+
+
+def _folder_name(supplier_id: str) -> str:
+    # Supplier ids are short codes; a path separator or a leading dot would escape the folder.
+    if not supplier_id or "/" in supplier_id or "\\" in supplier_id or supplier_id.startswith("."):
+        raise InputError(
+            f"supplier id {supplier_id!r} cannot be used as a folder name: "
+            "correct the supplier id in the inventory"
+        )
+    return supplier_id

@@ -131,7 +131,8 @@ class _SupplierFiles:
         self.counts = SupplierCounts()
         self._handles: list[TextIO] = []
         self._workbook = Workbook(write_only=True)
-        self._summary = self._workbook.create_sheet("Summary")
+        self._summary: WriteOnlyWorksheet = self._workbook.create_sheet("Summary")
+        self._sheets = [self._summary]
         self.failed = self._open(FAILED_MIGRATIONS, "Failed migrations", FAILED_COLUMNS)
         self.non_migratable = self._open(
             NON_MIGRATABLE_DEVICES, "Non-migratable devices", NON_MIGRATABLE_COLUMNS
@@ -147,6 +148,7 @@ class _SupplierFiles:
         self._handles.append(handle)
         writer = csv.writer(handle)
         sheet: WriteOnlyWorksheet = self._workbook.create_sheet(sheet_title)
+        self._sheets.append(sheet)
         writer.writerow(columns)
         sheet.append(list(columns))
 
@@ -173,6 +175,15 @@ class _SupplierFiles:
         for handle in self._handles:
             handle.close()
         self._workbook.save(self.folder / SUMMARY_WORKBOOK)
+
+    def discard(self) -> None:
+        """Close every file without saving the workbook, after an error."""
+        for handle in self._handles:
+            handle.close()
+        for sheet in self._sheets:
+            # Finishing each sheet's temporary XML stream stops openpyxl from raising in a
+            # generator's finaliser when the abandoned workbook is garbage-collected.
+            sheet.close()
 
 
 class _RowClassifier:
@@ -288,14 +299,19 @@ def write_supplier_reports(
                 if on_supplier is not None:
                     on_supplier(current)
 
-        for row in iter_supplier_report_devices(connection, on):
-            if row["supplier_id"] != current:
-                finish()
-                current = row["supplier_id"]
-                files = _SupplierFiles(staging / _folder_name(row["supplier_id"]))
-            assert files is not None
-            classifier.write(files, row)
-        finish()
+        try:
+            for row in iter_supplier_report_devices(connection, on):
+                if row["supplier_id"] != current:
+                    finish()
+                    current = row["supplier_id"]
+                    files = _SupplierFiles(staging / _folder_name(row["supplier_id"]))
+                assert files is not None
+                classifier.write(files, row)
+            finish()
+        except BaseException:
+            if files is not None:
+                files.discard()
+            raise
 
         for supplier_id in supplier_ids(connection):
             if supplier_id not in result.suppliers:

@@ -30,9 +30,14 @@ from report_fleet import REPORT_DAY, build_fleet, device_id, supplier_name
 SUPPLIERS = 12
 
 
-def _write(engine: Engine, out: Path) -> supplier_reports.SupplierReportResult:
+def _write(engine: Engine, out: Path, workers: int = 0) -> supplier_reports.SupplierReportResult:
     return write_supplier_reports(
-        engine, out, on=REPORT_DAY, policy=EligibilityPolicy(), strategy=load_error_strategy()
+        engine,
+        out,
+        on=REPORT_DAY,
+        policy=EligibilityPolicy(),
+        strategy=load_error_strategy(),
+        workbook_workers=workers,
     )
 
 
@@ -169,7 +174,8 @@ def test_report_actionable_match_store(fleet_engine: Engine, tmp_path: Path) -> 
 
 def test_report_xlsx_reads_back(fleet_engine: Engine, tmp_path: Path) -> None:
     out = tmp_path / "suppliers"
-    result = _write(fleet_engine, out)
+    # Two worker processes build the workbooks, as on a machine with several CPUs.
+    result = _write(fleet_engine, out, workers=2)
 
     for index in (0, 5):
         supplier = supplier_name(index)
@@ -191,6 +197,11 @@ def test_report_xlsx_reads_back(fleet_engine: Engine, tmp_path: Path) -> None:
             assert list(values[0]) == columns
             assert len(values) - 1 == len(rows)
             assert [value[0] for value in values[1:]] == [row["device_id"] for row in rows]
+            for value, row in zip(values[1:], rows, strict=True):
+                cells = dict(zip(columns, value, strict=True))
+                if "attempts" in cells:
+                    assert cells["attempts"] == int(row["attempts"])
+                    assert cells["last_attempt_on"].date().isoformat() == row["last_attempt_on"]
 
         summary = {row[0]: row[1] for row in workbook["Summary"].values if row and row[0]}
         counts = result.suppliers[supplier]

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from ecos_migration.reporting.progress import ProgressFigures
 
 SIZE_INCHES = (8.0, 4.0)
+STATE_COLOURS = {
+    MigrationState.NOT_STARTED: "tab:grey",
+    MigrationState.IN_PROGRESS: "tab:orange",
+    MigrationState.AWAITING_REMEDIATION: "tab:red",
+    MigrationState.MIGRATED: "tab:green",
+}
 DPI = 100
 
 
@@ -87,7 +93,7 @@ def _by_device_type(figures: ProgressFigures) -> Chart:
         bottoms = [0] * len(types)
         for state in MigrationState:
             counts = [figures.by_device_type[name].get(state.value, 0) for name in types]
-            axes.bar(types, counts, bottom=bottoms, label=state.value)
+            axes.bar(types, counts, bottom=bottoms, label=state.value, color=STATE_COLOURS[state])
             bottoms = [low + count for low, count in zip(bottoms, counts, strict=True)]
         axes.set_ylabel("Devices")
         axes.legend()
@@ -143,7 +149,12 @@ def _forecast(figures: ProgressFigures) -> Chart:
                 for n in range(steps + 1)
             ]
             axes.plot(projected_days, projected, linestyle="--", label="Projected")
-        axes.axhline(done + forecast.eligible_remaining, color="grey", linestyle=":")
+        axes.axhline(
+            done + forecast.eligible_remaining,
+            color="grey",
+            linestyle=":",
+            label="All eligible devices migrated",
+        )
         axes.axvline(forecast.period_end, color="red", label="Period end")
         axes.set_ylabel("Devices migrated")
         axes.legend()

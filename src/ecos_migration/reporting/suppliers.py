@@ -2,24 +2,28 @@
 
 Every supplier's folder holds ``failed-migrations.csv``, ``non-migratable-devices.csv``,
 ``actionable-ineligible.csv`` and ``summary.xlsx`` (the same rows as sheets plus a sheet of
-counts). Devices are streamed ordered by supplier, so only one supplier's files are open at a
-time and memory does not grow with the number of devices.
+counts). Devices are streamed ordered by supplier, so only one supplier's CSV files are open
+at a time and memory does not grow with the number of devices. Writing a workbook costs more
+than the query, so the workbooks are built from the finished CSV files in worker processes.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TextIO
 
 from openpyxl import Workbook
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ecos_migration.domain.compliance import is_supplier_actionable, still_needs_migration
 from ecos_migration.domain.device import MigrationState, SmiStatus
@@ -122,47 +126,77 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# The sheets of summary.xlsx after the Summary sheet, each with the CSV file it repeats.
+SHEETS = (
+    ("Failed migrations", FAILED_MIGRATIONS),
+    ("Non-migratable devices", NON_MIGRATABLE_DEVICES),
+    ("Actionable ineligible", ACTIONABLE_INELIGIBLE),
+)
+INTEGER_COLUMNS = frozenset({"attempts"})
+
+
+def _cell(column: str, text: str) -> Any:
+    """Return a CSV value with the type a spreadsheet shows: integers, dates, else text."""
+    if not text:
+        return None
+    if column in INTEGER_COLUMNS:
+        return int(text)
+    if column.endswith("_on"):
+        return date.fromisoformat(text)
+    return text
+
+
+def write_workbook(folder: Path, summary: list[list[Any]]) -> None:
+    """Write ``summary.xlsx`` in ``folder`` from the summary rows and the folder's CSV files.
+
+    The CSV files are read row by row and openpyxl's write-only mode streams each sheet to a
+    temporary file, so memory stays flat whatever the number of rows.
+    """
+    workbook = Workbook(write_only=True)
+    summary_sheet = workbook.create_sheet("Summary")
+    for row in summary:
+        summary_sheet.append(row)
+    for title, name in SHEETS:
+        sheet = workbook.create_sheet(title)
+        with (folder / name).open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            columns = next(reader)
+            sheet.append(columns)
+            for values in reader:
+                sheet.append(
+                    [_cell(column, text) for column, text in zip(columns, values, strict=True)]
+                )
+    workbook.save(folder / SUMMARY_WORKBOOK)
+
+
 class _SupplierFiles:
-    """The open files of one supplier's folder; rows go to a CSV and the matching sheet."""
+    """The open CSV files of one supplier's folder."""
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir()
         self.folder = folder
         self.counts = SupplierCounts()
         self._handles: list[TextIO] = []
-        self._workbook = Workbook(write_only=True)
-        self._summary: WriteOnlyWorksheet = self._workbook.create_sheet("Summary")
-        self._sheets = [self._summary]
-        self.failed = self._open(FAILED_MIGRATIONS, "Failed migrations", FAILED_COLUMNS)
-        self.non_migratable = self._open(
-            NON_MIGRATABLE_DEVICES, "Non-migratable devices", NON_MIGRATABLE_COLUMNS
-        )
-        self.actionable = self._open(
-            ACTIONABLE_INELIGIBLE, "Actionable ineligible", ACTIONABLE_COLUMNS
-        )
+        self.failed = self._open(FAILED_MIGRATIONS, FAILED_COLUMNS)
+        self.non_migratable = self._open(NON_MIGRATABLE_DEVICES, NON_MIGRATABLE_COLUMNS)
+        self.actionable = self._open(ACTIONABLE_INELIGIBLE, ACTIONABLE_COLUMNS)
 
-    def _open(
-        self, name: str, sheet_title: str, columns: tuple[str, ...]
-    ) -> Callable[[list[Any]], None]:
+    def _open(self, name: str, columns: tuple[str, ...]) -> Callable[[list[Any]], None]:
         handle = (self.folder / name).open("w", newline="", encoding="utf-8")
         self._handles.append(handle)
         writer = csv.writer(handle)
-        sheet: WriteOnlyWorksheet = self._workbook.create_sheet(sheet_title)
-        self._sheets.append(sheet)
         writer.writerow(columns)
-        sheet.append(list(columns))
 
         def write(values: list[Any]) -> None:
             writer.writerow([_text(value) for value in values])
-            sheet.append(values)
 
         return write
 
-    def close(self, supplier_id: str, on: date, devices: Mapping[str, int]) -> None:
-        summary = self._summary
-        summary.append(["Supplier", supplier_id])
-        summary.append(["Report date", on])
-        summary.append([])
+    def close(self, supplier_id: str, on: date, devices: Mapping[str, int]) -> list[list[Any]]:
+        """Close the CSV files and return the rows of the workbook's Summary sheet."""
+        for handle in self._handles:
+            handle.close()
+        summary: list[list[Any]] = [["Supplier", supplier_id], ["Report date", on], []]
         summary.append(["Devices", sum(devices.values())])
         for state in MigrationState:
             summary.append([f"Devices {state.value}", devices.get(state.value, 0)])
@@ -172,18 +206,12 @@ class _SupplierFiles:
         summary.append(["Actionable ineligible devices", self.counts.actionable_ineligible])
         for reason, count in sorted(self.counts.actionable_by_reason.items()):
             summary.append([f"Actionable ineligible: {reason}", count])
-        for handle in self._handles:
-            handle.close()
-        self._workbook.save(self.folder / SUMMARY_WORKBOOK)
+        return summary
 
     def discard(self) -> None:
-        """Close every file without saving the workbook, after an error."""
+        """Close every file after an error."""
         for handle in self._handles:
             handle.close()
-        for sheet in self._sheets:
-            # Finishing each sheet's temporary XML stream stops openpyxl from raising in a
-            # generator's finaliser when the abandoned workbook is garbage-collected.
-            sheet.close()
 
 
 class _RowClassifier:
@@ -279,51 +307,107 @@ def write_supplier_reports(
     policy: EligibilityPolicy,
     strategy: ErrorStrategy,
     on_supplier: Callable[[str], None] | None = None,
+    workbook_workers: int | None = None,
 ) -> SupplierReportResult:
     """Write every supplier's folder under ``out_dir``, replacing it whole when all are done.
 
-    Every supplier with at least one device gets a folder, with empty files if nothing in it
-    needs the supplier's attention. ``on_supplier`` is called after each folder is written.
+    Every supplier with at least one device gets a folder, with header-only files if nothing
+    in it needs the supplier's attention. The CSV files are written while the devices stream;
+    each ``summary.xlsx`` is then built from them by ``workbook_workers`` processes (default:
+    one per CPU; 0 builds them in this process). ``on_supplier`` is called after each folder.
     """
     result = SupplierReportResult(out_dir=out_dir, on=on)
-    with atomic_directory(out_dir) as staging, engine.connect() as connection:
-        devices = supplier_device_counts(connection)
-        classifier = _RowClassifier(on, policy, strategy, latest_appeal_status(connection))
-        current: str | None = None
-        files: _SupplierFiles | None = None
-
-        def finish() -> None:
-            if files is not None and current is not None:
-                files.close(current, on, devices.get(current, {}))
-                result.suppliers[current] = files.counts
-                if on_supplier is not None:
-                    on_supplier(current)
-
-        try:
-            for row in iter_supplier_report_devices(connection, on):
-                if row["supplier_id"] != current:
-                    finish()
-                    current = row["supplier_id"]
-                    files = _SupplierFiles(staging / _folder_name(row["supplier_id"]))
-                assert files is not None
-                classifier.write(files, row)
-            finish()
-        except BaseException:
-            if files is not None:
-                files.discard()
-            raise
-
-        for supplier_id in supplier_ids(connection):
-            if supplier_id not in result.suppliers:
-                current = supplier_id
-                files = _SupplierFiles(staging / _folder_name(supplier_id))
-                finish()
+    workers = (os.cpu_count() or 1) if workbook_workers is None else workbook_workers
+    with atomic_directory(out_dir) as staging, _workbook_pool(workers) as pool:
+        with engine.connect() as connection:
+            devices = supplier_device_counts(connection)
+            classifier = _RowClassifier(on, policy, strategy, latest_appeal_status(connection))
+            folders = _write_csv_files(
+                connection, staging, on=on, classifier=classifier, devices=devices, result=result
+            )
+            for supplier_id in supplier_ids(connection):
+                if supplier_id not in result.suppliers:
+                    files = _SupplierFiles(staging / _folder_name(supplier_id))
+                    folders[supplier_id] = (files.folder, files.close(supplier_id, on, {}))
+                    result.suppliers[supplier_id] = files.counts
+        _write_workbooks(pool, folders, on_supplier)
     logger.info(
         "Wrote supplier reports for %d suppliers.",
         len(result.suppliers),
         extra={"report_folder": str(out_dir), "on": on.isoformat()},
     )
     return result
+
+
+def _write_csv_files(
+    connection: Connection,
+    staging: Path,
+    *,
+    on: date,
+    classifier: _RowClassifier,
+    devices: Mapping[str, Mapping[str, int]],
+    result: SupplierReportResult,
+) -> dict[str, tuple[Path, list[list[Any]]]]:
+    """Stream the devices into each supplier's CSV files; return each folder and summary."""
+    folders: dict[str, tuple[Path, list[list[Any]]]] = {}
+    current: str | None = None
+    files: _SupplierFiles | None = None
+
+    def finish() -> None:
+        if files is not None and current is not None:
+            folders[current] = (files.folder, files.close(current, on, devices.get(current, {})))
+            result.suppliers[current] = files.counts
+
+    try:
+        for row in iter_supplier_report_devices(connection, on):
+            if row["supplier_id"] != current:
+                finish()
+                current = row["supplier_id"]
+                files = _SupplierFiles(staging / _folder_name(row["supplier_id"]))
+            assert files is not None
+            classifier.write(files, row)
+        finish()
+    except BaseException:
+        if files is not None:
+            files.discard()
+        raise
+    return folders
+
+
+@contextmanager
+def _workbook_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    if workers < 1:
+        yield None
+        return
+    # Spawned workers share nothing with this process, in particular no database connection.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _write_workbooks(
+    pool: ProcessPoolExecutor | None,
+    folders: Mapping[str, tuple[Path, list[list[Any]]]],
+    on_supplier: Callable[[str], None] | None,
+) -> None:
+    if pool is None:
+        for supplier_id, (folder, summary) in folders.items():
+            write_workbook(folder, summary)
+            if on_supplier is not None:
+                on_supplier(supplier_id)
+        return
+    futures = {
+        pool.submit(write_workbook, folder, summary): supplier_id
+        for supplier_id, (folder, summary) in folders.items()
+    }
+    for future in as_completed(futures):
+        future.result()
+        if on_supplier is not None:
+            on_supplier(futures[future])
 
 
 def _folder_name(supplier_id: str) -> str:

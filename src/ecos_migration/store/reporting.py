@@ -74,11 +74,15 @@ def _failed_attempt_summary() -> Any:
 
 
 def _supplier_report_filter(on: date) -> ColumnElement[bool]:
+    # Every term reads the device row alone, so SQLite rejects a row before any join.
+    non_migratable = select(device_model.c.id).where(
+        device_model.c.state == ModelState.NON_MIGRATABLE.value
+    )
     return and_(
         device.c.supplier_id.is_not(None),
         or_(
             device.c.migration_state == MigrationState.AWAITING_REMEDIATION.value,
-            device_model.c.state == ModelState.NON_MIGRATABLE.value,
+            device.c.model_id.in_(non_migratable),
             device.c.reason.in_([reason.value for reason in SUPPLIER_ACTIONABLE_REASONS]),
             stale_condition(on),
         ),
@@ -119,7 +123,9 @@ def iter_supplier_report_devices(connection: Connection, on: date) -> Iterator[R
             last, and_(last.c.device_id == device.c.id, last.c.number == summary.c.last_number)
         )
         .where(_supplier_report_filter(on))
-        .order_by(device.c.supplier_id, device.c.id)
+        # Ordering by an expression rather than the indexed column keeps SQLite from walking
+        # the supplier index over every device: a scan and a sort of the candidates is faster.
+        .order_by(device.c.supplier_id.concat(""), device.c.id)
     )
     result = connection.execution_options(yield_per=STREAM_BATCH).execute(query)
     for row in result:

@@ -153,7 +153,7 @@ def test_compliance_alerts_suppressed_then_raised(deadline_engine: Engine) -> No
     statuses = {
         alert.device_id: alert.status.value for alerts in report.alerts.values() for alert in alerts
     }
-    # Installed before live: no alert. Migrated since: no longer holds TCoS.
+    # No alert for an install before live, nor for a device migrated to ECoS since.
     assert statuses == {
         "0000000000000002": "SUPPRESSED",
         "0000000000000003": "SUPPRESSED",

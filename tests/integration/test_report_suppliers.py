@@ -143,7 +143,7 @@ def test_report_non_migratable_devices_match_store(fleet_engine: Engine, tmp_pat
             assert row["device_model"] == "ESME/EF03/E300/0007"
             assert row["determined_on"] == "2024-02-01"
             assert row["model_reason"] != ""
-            # The latest appeal of the model counts, whoever lodged it.
+            # The latest appeal of the model counts, from any supplier.
             assert row["appeal_status"] == "UPHELD"
 
 

@@ -1,4 +1,4 @@
-"""The forecast on constructed histories whose answer is known."""
+"""The forecast on constructed histories with known results."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ def _report_date(context: AppContext, text: str | None) -> date:
 def report_suppliers(ctx: typer.Context, out: OutOption, on: OnOption = None) -> None:
     """Write one folder per supplier with its CSV reports and summary.xlsx.
 
-    Each folder holds failed-migrations.csv, non-migratable-devices.csv and
+    Each folder contains failed-migrations.csv, non-migratable-devices.csv and
     actionable-ineligible.csv (communications failure, installed but not commissioned,
     awaiting remediation).
     """

@@ -2,7 +2,7 @@
 
 The forecast assumes nothing changes: devices keep migrating at the recent rate, and devices
 that are ineligible today stay ineligible. The recent rate is the mean number of devices
-migrated per day over the last ``window_days`` days up to and including ``as_of``; a history
+migrated per day over the last ``window_days`` days up to and including ``as_of``. A history
 shorter than the window is averaged over the days it covers, from its first day.
 """
 

@@ -30,7 +30,7 @@ COMPLIANCE_JSON = "compliance.json"
 
 @dataclass(frozen=True, slots=True)
 class ReportSet:
-    """Where ``write_all_reports`` put each report."""
+    """Paths of the reports written by ``write_all_reports``."""
 
     suppliers: Path
     progress_html: Path

@@ -1,8 +1,8 @@
 """The progress report to the Secretary of State: figures, charts and the forecast.
 
-``progress_figures`` gathers every figure from the store; ``write_progress_report`` writes
-``progress.json`` with those figures, one PNG per chart and ``progress.html``, which embeds the
-charts as data URIs so it opens from disk without any network access.
+``progress_figures`` gathers every figure from the store. ``write_progress_report`` writes
+``progress.json`` with those figures, one PNG per chart and ``progress.html``. The page embeds
+the charts as data URIs, so it opens from disk without any network access.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Reports to each Supplier Party about its own devices, one folder per supplier.
 
-Every supplier's folder holds ``failed-migrations.csv``, ``non-migratable-devices.csv``,
+Every supplier's folder contains ``failed-migrations.csv``, ``non-migratable-devices.csv``,
 ``actionable-ineligible.csv`` and ``summary.xlsx`` (the same rows as sheets plus a sheet of
 counts). Devices are streamed ordered by supplier, so only one supplier's CSV files are open
 at a time and memory does not grow with the number of devices. Writing a workbook costs more
@@ -85,7 +85,7 @@ ACTIONABLE_COLUMNS = (
     "who_must_act",
 )
 
-# What the supplier must do for each actionable reason that does not come from an error kind.
+# Required action for each actionable reason whose action does not come from an error kind.
 SUPPLIER_ACTIONS = {
     Reason.COMMS_FAILURE: "Restore communications with the device.",
     Reason.NOT_COMMISSIONED: "Commission the installed device, or withdraw it.",
@@ -105,7 +105,7 @@ class SupplierCounts:
 
 @dataclass
 class SupplierReportResult:
-    """What ``write_supplier_reports`` wrote."""
+    """The suppliers and row counts written by ``write_supplier_reports``."""
 
     out_dir: Path
     on: date
@@ -312,9 +312,9 @@ def write_supplier_reports(
     """Write every supplier's folder under ``out_dir``, replacing it whole when all are done.
 
     Every supplier with at least one device gets a folder, with header-only files if nothing
-    in it needs the supplier's attention. The CSV files are written while the devices stream;
-    each ``summary.xlsx`` is then built from them by ``workbook_workers`` processes (default:
-    one per CPU; 0 builds them in this process). ``on_supplier`` is called after each folder.
+    in it needs the supplier's attention. The CSV files are written while the devices stream.
+    Then ``workbook_workers`` processes build each ``summary.xlsx`` from them: the default is
+    one per CPU, and 0 builds them in this process. ``on_supplier`` is called per folder.
     """
     result = SupplierReportResult(out_dir=out_dir, on=on)
     workers = (os.cpu_count() or 1) if workbook_workers is None else workbook_workers

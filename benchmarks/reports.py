@@ -258,7 +258,7 @@ def run_one(report: str, db: Path, out: Path) -> None:
     from ecos_migration.reporting.compliance import period_from_settings
     from ecos_migration.reporting.progress import progress_figures, write_progress_report
     from ecos_migration.reporting.public import write_non_migratable_list
-    from ecos_migration.reporting.suppliers import write_supplier_reports
+    from ecos_migration.reporting.suppliers import write_supplier_reports, write_workbook
 
     settings = load_settings()
     engine = create_database_engine(f"sqlite:///{db}")
@@ -280,6 +280,9 @@ def run_one(report: str, db: Path, out: Path) -> None:
         write_non_migratable_list(engine, out, on=REPORT_DAY)
     elif report == "all":
         write_all_reports(engine, settings, out, REPORT_DAY, strategy)
+    elif report == "workbook":
+        # What one workbook worker does for the supplier folder ``out``.
+        write_workbook(out, [])
     else:
         raise SystemExit(f"unknown report {report!r}")
     seconds = time.perf_counter() - started
@@ -354,6 +357,17 @@ def main() -> None:
         result = json.loads(output.strip().splitlines()[-1])
         result["process_seconds"] = round(time.perf_counter() - started, 2)
         print(json.dumps(result))
+
+    # A worker's own peak: rebuild the largest supplier's workbook in a fresh process.
+    folders = [path for path in (workdir / "suppliers").iterdir() if path.is_dir()]
+    largest = max(folders, key=lambda path: sum(f.stat().st_size for f in path.glob("*.csv")))
+    output = subprocess.run(
+        [sys.executable, __file__, "--run-one", "workbook", "--db", str(db), "--out", str(largest)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    print(output.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

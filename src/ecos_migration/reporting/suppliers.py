@@ -43,7 +43,6 @@ from ecos_migration.store.reporting import (
     iter_supplier_report_devices,
     latest_appeal_status,
     supplier_device_counts,
-    supplier_ids,
 )
 
 logger = logging.getLogger(__name__)
@@ -325,7 +324,8 @@ def write_supplier_reports(
             folders = _write_csv_files(
                 connection, staging, on=on, classifier=classifier, devices=devices, result=result
             )
-            for supplier_id in supplier_ids(connection):
+            # Suppliers with nothing to report still get a folder of header-only files.
+            for supplier_id in sorted(devices):
                 if supplier_id not in result.suppliers:
                     files = _SupplierFiles(staging / _folder_name(supplier_id))
                     folders[supplier_id] = (files.folder, files.close(supplier_id, on, {}))

@@ -85,7 +85,11 @@ class Alert:
 
 @dataclass
 class ComplianceReport:
-    """Every finding on one date."""
+    """Every finding on one date.
+
+    NOTE: findings, alerts and stranded device ids are held in memory for the JSON output,
+    so after the period end a fleet with millions of stranded devices needs memory for each.
+    """
 
     dates: PeriodDates
     supplier_findings: dict[str, list[Finding]] = field(default_factory=dict)

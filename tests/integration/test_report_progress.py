@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import subprocess
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -223,3 +225,36 @@ def test_report_all_folders(fleet_engine: Engine, tmp_path: Path) -> None:
         "progress",
         "suppliers",
     ]
+
+
+def test_report_progress_renders_offline(fleet_engine: Engine, tmp_path: Path) -> None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("headless Chromium is not installed")
+    out = tmp_path / "progress"
+    write_progress_report(out, _figures(fleet_engine))
+
+    # Every host name fails to resolve and the proxy is a closed loopback port, so a page
+    # that needed the network would show broken content instead of loading it.
+    result = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--proxy-server=127.0.0.1:9",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--dump-dom",
+            (out / PROGRESS_HTML).as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    parser = _References()
+    parser.feed(result.stdout)
+    assert parser.tags.count("img") == len(CHARTS)
+    assert "ECoS Migration progress report" in result.stdout

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ecos_migration.domain.device import MigrationState
 
@@ -78,6 +79,7 @@ def _per_day(figures: ProgressFigures) -> Chart:
     if figures.history:
         axes.bar([day.day for day in figures.history], [day.migrated for day in figures.history])
         axes.set_ylabel("Devices per day")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         figure.autofmt_xdate()
     else:
         _no_data(axes)
@@ -110,6 +112,7 @@ def _models_by_state(figures: ProgressFigures) -> Chart:
     if states:
         axes.bar(states, [figures.models_by_state[state] for state in states])
         axes.set_ylabel("Device Models")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.tick_params(axis="x", labelrotation=20)
     else:
         _no_data(axes)
@@ -125,6 +128,7 @@ def _failures(figures: ProgressFigures) -> Chart:
         ordered = list(reversed(figures.failures))
         axes.barh([item.code for item in ordered], [item.failures for item in ordered])
         axes.set_xlabel("Failed attempts")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         _no_data(axes)
     axes.set_title(title)

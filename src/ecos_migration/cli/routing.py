@@ -161,12 +161,10 @@ def route_outcome(
             now=now,
             policy=context.settings.eligibility.policy(),
         )
-    evidence = (
-        " and recorded SRV 6.23 evidence for its Device Model" if result.evidence_recorded else ""
-    )
-    context.console.print(
-        f"CoS request {result.request_id} for device {result.device_id} is {result.status}{evidence}."
-    )
+    message = f"CoS request {result.request_id} for device {result.device_id} is {result.status}"
+    if result.evidence_recorded:
+        message += "; SRV 6.23 evidence was recorded for its Device Model"
+    context.console.print(message + ".")
 
 
 def serve(  # noqa: PLR0917 - Typer reads each parameter as an option

@@ -112,8 +112,7 @@ def _text(root: etree._Element, path: str) -> str | None:
 def read_header(root: etree._Element) -> RequestHeader:
     """Read the header of a schema-valid DUIS message.
 
-    Raises ``RejectedRequestError`` with NOT_A_COS_REQUEST for a response, an alert or a request of
-    another service reference.
+    Raises ``RejectedRequestError`` with NOT_A_COS_REQUEST for a response or an alert.
     """
     if root.tag != f"{{{SR_NAMESPACE}}}Request":
         raise RejectedRequestError(
@@ -133,14 +132,17 @@ def read_header(root: etree._Element) -> RequestHeader:
         device_id = canonical_device_id(parts[1])
     except ValueError as exc:
         raise RejectedRequestError(RouteReason.SCHEMA_INVALID, str(exc)) from exc
-    header = RequestHeader(request_id, originator, device_id, service_reference)
-    if service_reference != COS_SERVICE_REFERENCE:
+    return RequestHeader(request_id, originator, device_id, service_reference)
+
+
+def require_cos_request(header: RequestHeader) -> None:
+    """Raise ``RejectedRequestError`` with NOT_A_COS_REQUEST unless the request is a 6.23."""
+    if header.service_reference != COS_SERVICE_REFERENCE:
         raise RejectedRequestError(
             RouteReason.NOT_A_COS_REQUEST,
-            f"service reference {service_reference!r} is not {COS_SERVICE_REFERENCE} "
+            f"service reference {header.service_reference!r} is not {COS_SERVICE_REFERENCE} "
             "(CoS Update Security Credentials)",
         )
-    return header
 
 
 def read_cos_request(root: etree._Element, header: RequestHeader) -> CosRequest:

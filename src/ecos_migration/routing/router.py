@@ -27,6 +27,7 @@ from ecos_migration.routing.duis import (
     parse_document,
     read_cos_request,
     read_header,
+    require_cos_request,
 )
 from ecos_migration.routing.parties import Parties
 from ecos_migration.routing.schema import load_schema, validate
@@ -72,6 +73,7 @@ class RequestChecker:
             root = parse_document(data, self.policy.max_request_bytes)
             validate(self.schema, root)
             header = read_header(root)
+            require_cos_request(header)
             request = read_cos_request(root, header)
             signer = verify_signature(root, self.trust_store)
             signer.check(at, request.originator)

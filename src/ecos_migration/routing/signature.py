@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy as copy_module
 import hashlib
 import hmac
 
@@ -81,33 +82,39 @@ def _check_signed_info(signed_info: etree._Element) -> etree._Element:
 def document_digest(root: etree._Element, signature: etree._Element | None) -> bytes:
     """Return the SHA-256 of ``root`` canonicalised without ``signature`` (inclusive C14N).
 
-    The Signature element is detached for the canonicalisation and put back in its place,
-    with the text that followed it, so the tree is unchanged afterwards.
+    The Signature element is removed from a copy of the tree. Removing it in place and putting
+    it back is not safe: lxml rebinds the moved element to any equal namespace declaration
+    of its new parent (the samples declare the XML-DSig namespace twice, as ``ds`` and
+    ``ns3``), which changes the canonical form of SignedInfo.
     """
     if signature is None:
         return hashlib.sha256(etree.tostring(root, method="c14n", with_comments=False)).digest()
-    parent = signature.getparent()
+    indexes: list[int] = []
+    element = signature
+    while element is not root:
+        parent = element.getparent()
+        assert parent is not None, "the signature must be inside root"
+        indexes.append(parent.index(element))
+        element = parent
+    copy = copy_module.deepcopy(root)
+    copied = copy
+    for index in reversed(indexes):
+        copied = copied[index]
+    _remove_keeping_tail(copied)
+    return hashlib.sha256(etree.tostring(copy, method="c14n", with_comments=False)).digest()
+
+
+def _remove_keeping_tail(element: etree._Element) -> None:
+    """Remove ``element`` but keep the text after it, as the enveloped transform does."""
+    parent = element.getparent()
     assert parent is not None
-    index = parent.index(signature)
-    previous = signature.getprevious()
-    tail = signature.tail
-    saved_text = previous.tail if previous is not None else parent.text
-    if tail:
-        # The enveloped-signature transform removes the element but keeps the text after it.
+    previous = element.getprevious()
+    if element.tail:
         if previous is not None:
-            previous.tail = (previous.tail or "") + tail
+            previous.tail = (previous.tail or "") + element.tail
         else:
-            parent.text = (parent.text or "") + tail
-    parent.remove(signature)
-    try:
-        return hashlib.sha256(etree.tostring(root, method="c14n", with_comments=False)).digest()
-    finally:
-        if previous is not None:
-            previous.tail = saved_text
-        else:
-            parent.text = saved_text
-        parent.insert(index, signature)
-        signature.tail = tail
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 def _decode_base64(text: str | None, what: str) -> bytes:
@@ -212,10 +219,7 @@ def sign_document(
     naming the certificate by issuer and serial number.
     """
     for old in root.findall("ds:Signature", _NS):
-        previous = old.getprevious()
-        if old.tail and previous is not None:
-            previous.tail = (previous.tail or "") + old.tail
-        root.remove(old)
+        _remove_keeping_tail(old)
 
     digest = base64.b64encode(document_digest(root, None)).decode("ascii")
     signature = etree.SubElement(root, _ds("Signature"), nsmap={"ds": DS_NAMESPACE})

@@ -155,3 +155,72 @@ def load_devices(engine: Engine) -> None:
             .where(device.c.id == MIGRATING_DEVICE)
             .values(migration_state=MigrationState.IN_PROGRESS.value)
         )
+
+
+def case_documents(smartdcc: Path) -> dict[str, tuple[bytes, str, str | None]]:
+    """Requests for every route and reason, by file name, with the expected decision."""
+    signed = smartdcc / "duis" / "signed"
+    tampered = request_bytes(smartdcc, counter=9).replace(b"1312345678333", b"1312345678334")
+    return {
+        "tcos.xml": (request_bytes(smartdcc, counter=1), "TCOS_PARTY", None),
+        "ecos.xml": (request_bytes(smartdcc, device_id=ECOS_DEVICE, counter=2), "ECOS_PARTY", None),
+        "unknown-credential.xml": (
+            request_bytes(smartdcc, device_id=UNKNOWN_CREDENTIAL_DEVICE, counter=3),
+            "HOLD",
+            "CREDENTIAL_UNKNOWN",
+        ),
+        "migrating.xml": (
+            request_bytes(smartdcc, device_id=MIGRATING_DEVICE, counter=4),
+            "HOLD",
+            "MIGRATION_IN_PROGRESS",
+        ),
+        "smets1.xml": (
+            request_bytes(smartdcc, device_id=SMETS1_DEVICE, counter=5),
+            "SMETS1_SERVICE_PROVIDER",
+            None,
+        ),
+        "hub.xml": (
+            request_bytes(smartdcc, device_id=HUB_DEVICE, counter=6),
+            "REJECT",
+            "OUT_OF_SCOPE_DEVICE_TYPE",
+        ),
+        "absent.xml": (
+            request_bytes(smartdcc, device_id=ABSENT_DEVICE, counter=7),
+            "REJECT",
+            "DEVICE_UNKNOWN",
+        ),
+        "future.xml": (
+            request_bytes(smartdcc, FUTURE_DATED, device_id=ECOS_DEVICE, counter=8),
+            "ECOS_PARTY",
+            None,
+        ),
+        "tampered.xml": (tampered, "REJECT", "SIGNATURE_INVALID"),
+        "placeholder.xml": (request_bytes(smartdcc, signer=None), "REJECT", "SIGNER_UNKNOWN"),
+        "other-user.xml": (
+            request_bytes(smartdcc, signer=OTHER_USER, counter=10),
+            "REJECT",
+            "SIGNER_NOT_ORIGINATOR",
+        ),
+        "operator.xml": (
+            request_bytes(smartdcc, originator=NETWORK_OPERATOR, signer=NETWORK_OPERATOR),
+            "REJECT",
+            "ORIGINATOR_NOT_SUPPLIER",
+        ),
+        "supplier-by-supplier.xml": (
+            request_bytes(smartdcc, SUPPLIER_BY_SUPPLIER, counter=11),
+            "REJECT",
+            "NOT_A_COS_REQUEST",
+        ),
+        "xxe.xml": ((signed / "duis-xxe.xml").read_bytes(), "REJECT", "UNSAFE_XML"),
+        "broken.xml": (b"<sr:Request", "REJECT", "MALFORMED_XML"),
+        "invalid.xml": (b"<Request/>", "REJECT", "SCHEMA_INVALID"),
+        "response.xml": ((signed / "message.xml").read_bytes(), "REJECT", "NOT_A_COS_REQUEST"),
+    }
+
+
+def unsigned_request(smartdcc: Path) -> bytes:
+    """The immediate template with its placeholder signature removed."""
+    root = parse_document(request_bytes(smartdcc, signer=None))
+    for signature in root.findall("{http://www.w3.org/2000/09/xmldsig#}Signature"):
+        root.remove(signature)
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")

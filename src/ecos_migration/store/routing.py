@@ -36,21 +36,24 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
+# Built once: constructing and coercing the statement on every request costs more than the
+# SQLite lookup itself.
+_ROUTING_SELECT = select(
+    device.c.id,
+    device.c.device_type,
+    device.c.generation,
+    device.c.credential,
+    device.c.migration_state,
+).where(device.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_COS_REQUEST = insert(cos_request)
+
+
 def routing_devices(connection: Connection, device_ids: Iterable[str]) -> dict[str, RoutingDevice]:
     """Return the routing facts of the named devices that are in the inventory."""
     ids = list(dict.fromkeys(device_ids))
     found: dict[str, RoutingDevice] = {}
     for chunk in _chunks(ids, BATCH_SIZE):
-        rows = connection.execute(
-            select(
-                device.c.id,
-                device.c.device_type,
-                device.c.generation,
-                device.c.credential,
-                device.c.migration_state,
-            ).where(device.c.id.in_(chunk))
-        )
-        for row in rows:
+        for row in connection.execute(_ROUTING_SELECT, {"ids": list(chunk)}):
             found[row.id] = RoutingDevice(
                 device_id=row.id,
                 device_type=DeviceType(row.device_type),
@@ -93,7 +96,7 @@ def record_cos_requests(connection: Connection, rows: Sequence[CosRequestRow]) -
         for row in rows
     ]
     if values:
-        connection.execute(insert(cos_request), values)
+        connection.execute(_INSERT_COS_REQUEST, values)
     return len(values)
 
 

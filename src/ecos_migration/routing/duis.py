@@ -104,8 +104,19 @@ class RequestHeader:
     service_reference: str
 
 
+def _sr(name: str) -> str:
+    return f"{{{SR_NAMESPACE}}}{name}"
+
+
+_HEADER_REQUEST_ID = f"{_sr('Header')}/{_sr('RequestID')}"
+_HEADER_SERVICE_REFERENCE = f"{_sr('Header')}/{_sr('ServiceReference')}"
+_EXECUTION_DATE_TIME = (
+    f"{_sr('Body')}/{_sr('UpdateSecurityCredentialsCoS')}/{_sr('ExecutionDateTime')}"
+)
+
+
 def _text(root: etree._Element, path: str) -> str | None:
-    value = root.findtext(path, namespaces={"sr": SR_NAMESPACE})
+    value = root.findtext(path)
     return value.strip() if value is not None else None
 
 
@@ -114,13 +125,13 @@ def read_header(root: etree._Element) -> RequestHeader:
 
     Raises ``RejectedRequestError`` with NOT_A_COS_REQUEST for a response or an alert.
     """
-    if root.tag != f"{{{SR_NAMESPACE}}}Request":
+    if root.tag != _sr("Request"):
         raise RejectedRequestError(
             RouteReason.NOT_A_COS_REQUEST,
             f"the message is a {etree.QName(root).localname}, not a Request",
         )
-    request_id = _text(root, "sr:Header/sr:RequestID") or ""
-    service_reference = _text(root, "sr:Header/sr:ServiceReference") or ""
+    request_id = _text(root, _HEADER_REQUEST_ID) or ""
+    service_reference = _text(root, _HEADER_SERVICE_REFERENCE) or ""
     parts = request_id.split(":")
     if len(parts) != 3:
         raise RejectedRequestError(
@@ -147,7 +158,7 @@ def require_cos_request(header: RequestHeader) -> None:
 
 def read_cos_request(root: etree._Element, header: RequestHeader) -> CosRequest:
     """Read the execution time of a 6.23 request whose header ``read_header`` accepted."""
-    execution_text = _text(root, "sr:Body/sr:UpdateSecurityCredentialsCoS/sr:ExecutionDateTime")
+    execution_text = _text(root, _EXECUTION_DATE_TIME)
     return CosRequest(
         request_id=header.request_id,
         originator=header.originator,

@@ -42,11 +42,27 @@ ENVELOPED_SIGNATURE = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 P256_COORDINATE_BYTES = 32
 
-_NS = {"ds": DS_NAMESPACE}
-
 
 def _ds(name: str) -> str:
     return f"{{{DS_NAMESPACE}}}{name}"
+
+
+def _ds_path(path: str) -> str:
+    """Return ``ds:A/ds:B`` in Clark notation; lxml finds those without a prefix map."""
+    return "/".join(_ds(step.removeprefix("ds:")) for step in path.split("/"))
+
+
+_SIGNATURE = _ds("Signature")
+_SIGNED_INFO = _ds("SignedInfo")
+_CANONICALIZATION_METHOD = _ds("CanonicalizationMethod")
+_SIGNATURE_METHOD = _ds("SignatureMethod")
+_REFERENCE = _ds("Reference")
+_TRANSFORM = _ds_path("ds:Transforms/ds:Transform")
+_DIGEST_METHOD = _ds("DigestMethod")
+_DIGEST_VALUE = _ds("DigestValue")
+_SIGNATURE_VALUE = _ds("SignatureValue")
+_ISSUER_NAME = _ds_path("ds:KeyInfo/ds:X509Data/ds:X509IssuerSerial/ds:X509IssuerName")
+_SERIAL_NUMBER = _ds_path("ds:KeyInfo/ds:X509Data/ds:X509IssuerSerial/ds:X509SerialNumber")
 
 
 def _invalid(detail: str) -> RejectedRequestError:
@@ -54,26 +70,26 @@ def _invalid(detail: str) -> RejectedRequestError:
 
 
 def _algorithm(element: etree._Element, path: str) -> str | None:
-    found = element.find(path, _NS)
+    found = element.find(path)
     return found.get("Algorithm") if found is not None else None
 
 
 def _check_signed_info(signed_info: etree._Element) -> etree._Element:
     """Check the algorithms and the single reference; return the reference."""
-    canonicalization = _algorithm(signed_info, "ds:CanonicalizationMethod")
+    canonicalization = _algorithm(signed_info, _CANONICALIZATION_METHOD)
     if canonicalization != EXCLUSIVE_C14N:
         raise _invalid(f"unsupported canonicalisation {canonicalization}")
-    method = _algorithm(signed_info, "ds:SignatureMethod")
+    method = _algorithm(signed_info, _SIGNATURE_METHOD)
     if method != ECDSA_SHA256:
         raise _invalid(f"unsupported signature method {method}, expected ECDSA-SHA256")
-    references = signed_info.findall("ds:Reference", _NS)
+    references = signed_info.findall(_REFERENCE)
     if len(references) != 1 or references[0].get("URI") != "":
         raise _invalid('expected exactly one Reference to the whole document (URI="")')
     reference = references[0]
-    transforms = [t.get("Algorithm") for t in reference.findall("ds:Transforms/ds:Transform", _NS)]
+    transforms = [t.get("Algorithm") for t in reference.findall(_TRANSFORM)]
     if transforms != [ENVELOPED_SIGNATURE]:
         raise _invalid(f"unsupported reference transforms {transforms}")
-    digest_method = _algorithm(reference, "ds:DigestMethod")
+    digest_method = _algorithm(reference, _DIGEST_METHOD)
     if digest_method != SHA256:
         raise _invalid(f"unsupported digest method {digest_method}, expected SHA-256")
     return reference
@@ -126,12 +142,8 @@ def _decode_base64(text: str | None, what: str) -> bytes:
 
 def find_signer(signature: etree._Element, trust_store: TrustStore) -> Signer:
     """Return the trusted certificate named by the signature's X509IssuerSerial."""
-    issuer = signature.findtext(
-        "ds:KeyInfo/ds:X509Data/ds:X509IssuerSerial/ds:X509IssuerName", namespaces=_NS
-    )
-    serial_text = signature.findtext(
-        "ds:KeyInfo/ds:X509Data/ds:X509IssuerSerial/ds:X509SerialNumber", namespaces=_NS
-    )
+    issuer = signature.findtext(_ISSUER_NAME)
+    serial_text = signature.findtext(_SERIAL_NUMBER)
     if not issuer or not serial_text:
         raise RejectedRequestError(
             RouteReason.SIGNER_UNKNOWN, "the signature names no X509IssuerName and X509SerialNumber"
@@ -149,26 +161,22 @@ def verify_signature(root: etree._Element, trust_store: TrustStore) -> Signer:
     Raises ``RejectedRequestError`` with SIGNATURE_MISSING, SIGNER_UNKNOWN or SIGNATURE_INVALID.
     The signer's certificate is not checked here (see ``Signer.check``).
     """
-    signature = root.find("ds:Signature", _NS)
+    signature = root.find(_SIGNATURE)
     if signature is None:
         raise RejectedRequestError(
             RouteReason.SIGNATURE_MISSING, "the request carries no ds:Signature"
         )
-    signed_info = signature.find("ds:SignedInfo", _NS)
+    signed_info = signature.find(_SIGNED_INFO)
     if signed_info is None:
         raise _invalid("the signature has no SignedInfo")
     reference = _check_signed_info(signed_info)
     signer = find_signer(signature, trust_store)
 
-    expected_digest = _decode_base64(
-        reference.findtext("ds:DigestValue", namespaces=_NS), "DigestValue"
-    )
+    expected_digest = _decode_base64(reference.findtext(_DIGEST_VALUE), "DigestValue")
     if not hmac.compare_digest(document_digest(root, signature), expected_digest):
         raise _invalid("the digest of the document does not match DigestValue")
 
-    value = _decode_base64(
-        signature.findtext("ds:SignatureValue", namespaces=_NS), "SignatureValue"
-    )
+    value = _decode_base64(signature.findtext(_SIGNATURE_VALUE), "SignatureValue")
     if len(value) != 2 * P256_COORDINATE_BYTES:
         raise _invalid(f"SignatureValue is {len(value)} bytes, expected 64 (r || s of P-256)")
     r = int.from_bytes(value[:P256_COORDINATE_BYTES], "big")
@@ -218,7 +226,7 @@ def sign_document(
     one reference with the enveloped-signature transform and a SHA-256 digest, and KeyInfo
     naming the certificate by issuer and serial number.
     """
-    for old in root.findall("ds:Signature", _NS):
+    for old in root.findall(_SIGNATURE):
         _remove_keeping_tail(old)
 
     digest = base64.b64encode(document_digest(root, None)).decode("ascii")

@@ -68,7 +68,7 @@ POLICY = EligibilityPolicy()
 
 
 def device_id(index: int) -> str:
-    """The EUI-64 of the benchmark's device number ``index``."""
+    """Return the EUI-64 of the benchmark's device number ``index``."""
     return f"BE{index:014X}"
 
 

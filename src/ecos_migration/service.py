@@ -7,8 +7,10 @@ each worker process builds its own application from the same environment variabl
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,7 +61,7 @@ class OutcomeReport(BaseModel):
 
 
 class OutcomeRecorded(BaseModel):
-    """What recording an outcome changed."""
+    """The changes made by recording an outcome."""
 
     request_id: str
     device_id: str
@@ -88,6 +90,47 @@ async def _read_body(request: Request, max_bytes: int) -> bytes | None:
     return b"".join(chunks)
 
 
+class _GroupRouter:
+    """Route the requests that arrive in one event loop iteration together, in one transaction.
+
+    Each request still gets its own checks and decision. Only the device lookup and the commit
+    are shared, which is most of a single request's cost on SQLite. The batch runs on the event
+    loop thread, so requests that arrive meanwhile form the next batch.
+    """
+
+    def __init__(self, route_batch: Callable[[list[bytes]], list[RoutedRequest]]) -> None:
+        self._route_batch = route_batch
+        self._waiting: list[tuple[bytes, asyncio.Future[RoutedRequest]]] = []
+
+    async def route(self, body: bytes) -> RoutedRequest:
+        """Return the decision for ``body`` once its batch is routed and recorded."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[RoutedRequest] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._flush)
+        self._waiting.append((body, future))
+        return await future
+
+    def _flush(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        try:
+            routed = self._route_batch([body for body, _ in waiting])
+        except Exception as exc:
+            logger.exception(
+                "Routing a batch of %d requests failed; each gets an error.",
+                len(waiting),
+                extra={"batch_size": len(waiting)},
+            )
+            for _, future in waiting:
+                if not future.cancelled():
+                    future.set_exception(exc)
+            return
+        for (_, future), item in zip(waiting, routed, strict=True):
+            # A client that disconnected has cancelled its future; its decision is recorded.
+            if not future.cancelled():
+                future.set_result(item)
+
+
 def create_app(
     engine: Engine,
     checker: RequestChecker,
@@ -106,6 +149,18 @@ def create_app(
         "party whose certificate the target device holds, during the ECoS migration.",
     )
 
+    def route_batch(bodies: list[bytes]) -> list[RoutedRequest]:
+        return route_documents(
+            engine,
+            checker,
+            bodies,
+            at=service_clock.now(),
+            in_scope_device_types=in_scope,
+            eligibility_policy=eligibility_policy,
+        )
+
+    group = _GroupRouter(route_batch)
+
     # The handlers are coroutines on purpose: every step runs on the event loop thread, so
     # the lxml schema object is never used from two threads. Scale out with more workers.
     @app.post(
@@ -116,22 +171,13 @@ def create_app(
     )
     async def route_cos_request(request: Request) -> JSONResponse:
         body = await _read_body(request, max_bytes)
-        at = service_clock.now()
         if body is None:
             rejection = RejectedRequestError(
                 RouteReason.MALFORMED_XML, f"the request is over the limit of {max_bytes} bytes"
             )
             routed = RoutedRequest(None, None, rejection.decision(), "DECIDED")
             return _decision_response(routed, 413)
-        [routed] = route_documents(
-            engine,
-            checker,
-            [body],
-            at=at,
-            in_scope_device_types=in_scope,
-            eligibility_policy=eligibility_policy,
-        )
-        return _decision_response(routed)
+        return _decision_response(await group.route(body))
 
     @app.post(
         "/v1/cos-requests/{request_id}/outcome",

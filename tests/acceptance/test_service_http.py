@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
@@ -93,6 +94,16 @@ def test_service_gives_cli_decisions(service: httpx.Client, smartdcc: Path) -> N
         assert body["reason"] == reason, name
         if route == "HOLD":
             assert response.headers["retry-after"] == str(body["retry_after"])
+
+
+def test_service_concurrent_requests(service: httpx.Client, smartdcc: Path) -> None:
+    cases = list(case_documents(smartdcc).items()) * 3
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda case: _post(service, case[1][0]), cases))
+    for (name, (_, route, reason)), response in zip(cases, responses, strict=True):
+        assert response.status_code == 200, name
+        assert response.json()["decision"] == route, name
+        assert response.json()["reason"] == reason, name
 
 
 def test_service_records_outcome(service: httpx.Client, smartdcc: Path) -> None:

@@ -1,8 +1,8 @@
 """Safe, strict reading of DUIS messages and of the fields routing needs from a 6.23 request.
 
-The parser loads no DTD, expands no entity and opens no network connection; a document that
-declares a DOCTYPE (the carrier of entity declarations and so of XML external entity attacks)
-is rejected before parsing. libxml2's limits on huge documents stay on (``huge_tree`` off).
+The parser loads no DTD, expands no entity and opens no network connection. A document that
+declares a DOCTYPE is rejected before parsing, because entity declarations, and so XML external
+entity attacks, need one. libxml2's limits on huge documents stay on (``huge_tree`` off).
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def _text(value: date | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class OutcomeResult:
-    """What recording an outcome changed."""
+    """The changes made by recording an outcome."""
 
     request_id: str
     device_id: str

@@ -200,10 +200,15 @@ def create_app(
                     now=now,
                     policy=eligibility_policy,
                 )
-        except NotFoundError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=404)
-        except StateError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=409)
+        except (NotFoundError, StateError) as exc:
+            status_code = 404 if isinstance(exc, NotFoundError) else 409
+            logger.warning(
+                "Outcome for CoS request %s not recorded: %s",
+                request_id,
+                exc,
+                extra={"request_id": request_id},
+            )
+            return JSONResponse({"detail": str(exc)}, status_code=status_code)
         return OutcomeRecorded(
             request_id=result.request_id,
             device_id=result.device_id,

@@ -82,6 +82,21 @@ def test_route_prints_every_decision(
     assert "TCOS_PARTY" in table.stdout
 
 
+@pytest.mark.parametrize("at", ["2017-12-31T23:59:59Z", "2118-01-01T00:00:01+00:00"])
+def test_route_outside_certificate_validity(  # noqa: PLR0917 - pytest passes fixtures by position
+    engine: Engine, database_url: str, smartdcc: Path, tmp_path: Path, options: list[str], at: str
+) -> None:
+    load_devices(engine)
+    request = tmp_path / "tcos.xml"
+    request.write_bytes(request_bytes(smartdcc, counter=31))
+    before_or_after = [*options[:-1], at]
+    result = _cli(database_url, "route", *before_or_after, "--json", str(request))
+    assert result.returncode == 0, result.stderr
+    [decision] = json.loads(result.stdout)
+    assert decision["decision"] == "REJECT"
+    assert decision["reason"] == "SIGNER_CERTIFICATE_NOT_VALID"
+
+
 def test_route_outcome_records_evidence(
     engine: Engine, database_url: str, smartdcc: Path, tmp_path: Path, options: list[str]
 ) -> None:

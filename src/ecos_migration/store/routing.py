@@ -120,7 +120,11 @@ def set_cos_request_pending(
             select(device.c.id, device.c.cos_request_pending_until).where(device.c.id.in_(chunk))
         )
         old.update({row.id: row.cos_request_pending_until for row in rows})
-    changed = [device_id for device_id in ids if device_id in old]
+    changed = [
+        device_id
+        for device_id in ids
+        if device_id in old and old[device_id] != pending_until[device_id]
+    ]
     if not changed:
         return 0
 

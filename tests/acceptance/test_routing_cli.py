@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine
@@ -183,3 +186,47 @@ def test_duis_sign_rejects_bad_key(
     )
     assert result.returncode == 1
     assert "PKCS#8" in result.stderr
+
+
+def test_serve_routes_over_http(
+    engine: Engine, database_url: str, smartdcc: Path, options: list[str]
+) -> None:
+    load_devices(engine)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve_options = options[:-2]  # serve validates certificates at the current time
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ecos_migration",
+            "--db",
+            database_url,
+            "serve",
+            *serve_options,
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert time.monotonic() < deadline, "the service did not start within 60 s"
+                time.sleep(0.2)
+        response = httpx.post(
+            f"{base}/v1/cos-requests", content=request_bytes(smartdcc, counter=55), timeout=30
+        )
+        assert response.status_code == 200
+        assert response.json()["decision"] == "TCOS_PARTY"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -66,39 +66,59 @@ def role_codes(certificate: x509.Certificate) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Signer:
-    """A trusted organisation certificate with its public key."""
+    """A trusted organisation certificate with its public key and the fields routing checks.
+
+    The fields are read from the certificate once, when the trust store is loaded, because
+    reading a subject through ``cryptography`` costs more than the rest of the check.
+    """
 
     certificate: x509.Certificate
     public_key: ec.EllipticCurvePublicKey
+    not_valid_before: datetime
+    not_valid_after: datetime
+    roles: tuple[str, ...]
+    identifier: str | None
+
+    @classmethod
+    def from_certificate(
+        cls, certificate: x509.Certificate, public_key: ec.EllipticCurvePublicKey
+    ) -> Signer:
+        """Read the checked fields of ``certificate``."""
+        return cls(
+            certificate,
+            public_key,
+            certificate.not_valid_before_utc,
+            certificate.not_valid_after_utc,
+            tuple(role_codes(certificate)),
+            unique_identifier(certificate),
+        )
 
     def check(self, at: datetime, originator: str) -> None:
         """Check that this certificate may sign a request of ``originator`` at ``at``.
 
-        Raises ``RejectedRequestError`` with SIGNER_CERTIFICATE_NOT_VALID when the certificate is
-        outside its validity or not an XML-signing certificate, and SIGNER_NOT_ORIGINATOR when
-        its unique identifier is not the RequestID originator.
+        Raises ``RejectedRequestError`` with SIGNER_CERTIFICATE_NOT_VALID when the certificate
+        is outside its validity or not an XML-signing certificate, and SIGNER_NOT_ORIGINATOR
+        when its unique identifier is not the RequestID originator.
         """
-        certificate = self.certificate
-        if not certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc:
+        serial = self.certificate.serial_number
+        if not self.not_valid_before <= at <= self.not_valid_after:
             raise RejectedRequestError(
                 RouteReason.SIGNER_CERTIFICATE_NOT_VALID,
-                f"signing certificate {certificate.serial_number} is valid from "
-                f"{certificate.not_valid_before_utc.isoformat()} to "
-                f"{certificate.not_valid_after_utc.isoformat()}, not at {at.isoformat()}",
+                f"signing certificate {serial} is valid from "
+                f"{self.not_valid_before.isoformat()} to {self.not_valid_after.isoformat()}, "
+                f"not at {at.isoformat()}",
             )
-        roles = role_codes(certificate)
-        if not XML_SIGNING_ROLE_CODES.intersection(roles):
+        if not XML_SIGNING_ROLE_CODES.intersection(self.roles):
             raise RejectedRequestError(
                 RouteReason.SIGNER_CERTIFICATE_NOT_VALID,
-                f"signing certificate {certificate.serial_number} has role {roles}, "
+                f"signing certificate {serial} has role {list(self.roles)}, "
                 "not XML signing (OU 87)",
             )
-        identifier = unique_identifier(certificate)
-        if identifier != originator:
+        if self.identifier != originator:
             raise RejectedRequestError(
                 RouteReason.SIGNER_NOT_ORIGINATOR,
-                f"the request is signed by {identifier or 'a certificate without an EUI-64'}, "
-                f"but its RequestID names the originator {originator}",
+                f"the request is signed by {self.identifier or 'a certificate without an EUI-64'}"
+                f", but its RequestID names the originator {originator}",
             )
 
 
@@ -112,7 +132,7 @@ class TrustStore:
             if not isinstance(public_key, ec.EllipticCurvePublicKey):
                 continue
             key = (issuer_key(certificate.issuer.rfc4514_string()), certificate.serial_number)
-            self._signers[key] = Signer(certificate, public_key)
+            self._signers[key] = Signer.from_certificate(certificate, public_key)
 
     def __len__(self) -> int:
         return len(self._signers)

@@ -21,6 +21,7 @@ TRUST_STORE_VARIABLE = "ECOS_MIGRATION_TRUST_STORE"
 # SMKI organisation certificates carry the remote party role in the OU as two hex digits;
 # 0x87 is XML signing. Older certificates wrote the code in decimal (the DSP's 137 is 0x89),
 # so 135 is accepted as the same role.
+# NOTE: no public XML-signing certificate with OU 135 exists to test that spelling against.
 XML_SIGNING_ROLE_CODES = frozenset({"87", "135"})
 
 _RDN_SEPARATOR = re.compile(r"(?<!\\)[,+]")

@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 from lxml import etree
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from ecos_migration.cli.context import app_context
 from ecos_migration.errors import InputError
@@ -68,6 +78,18 @@ MaxBytesOption = Annotated[
 ]
 
 
+# Routing fewer requests than this finishes too fast for a progress bar to help.
+PROGRESS_THRESHOLD = 200
+
+
+class _RateColumn(ProgressColumn):
+    """Requests checked per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} requests/s" if speed else "")
+
+
 def _parse_at(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
@@ -110,14 +132,27 @@ def route(  # noqa: PLR0917 - Typer reads each parameter as an option
         except OSError as exc:
             raise InputError(f"cannot read request file {path}: {exc.strerror}") from exc
     settings = context.settings
-    routed = route_documents(
-        context.engine(),
-        checker,
-        documents,
-        at=moment,
-        in_scope_device_types=frozenset(settings.eligibility.in_scope_device_types),
-        eligibility_policy=settings.eligibility.policy(),
+    progress = Progress(
+        TextColumn("checking requests"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        console=context.error_console,
+        transient=True,
+        disable=len(documents) < PROGRESS_THRESHOLD,
     )
+    with progress:
+        task = progress.add_task("check", total=len(documents))
+        routed = route_documents(
+            context.engine(),
+            checker,
+            documents,
+            at=moment,
+            in_scope_device_types=frozenset(settings.eligibility.in_scope_device_types),
+            eligibility_policy=settings.eligibility.policy(),
+            on_checked=lambda: progress.advance(task),
+        )
 
     if as_json:
         context.print_json(

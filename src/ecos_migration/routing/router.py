@@ -9,7 +9,7 @@ decision, and every pending or cancelled future-dated request, in one transactio
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -128,9 +128,17 @@ def route_documents(
     at: datetime,
     in_scope_device_types: frozenset[DeviceType],
     eligibility_policy: EligibilityPolicy,
+    on_checked: Callable[[], None] | None = None,
 ) -> list[RoutedRequest]:
-    """Check, route and record a batch of requests received at ``at``; return the decisions."""
-    results = [checker.check(data, at) for data in documents]
+    """Check, route and record a batch of requests received at ``at``; return the decisions.
+
+    ``on_checked`` is called after each request's checks, e.g. to advance a progress bar.
+    """
+    results: list[CheckResult] = []
+    for data in documents:
+        results.append(checker.check(data, at))
+        if on_checked is not None:
+            on_checked()
     targets = [r.request.device_id for r in results if r.request is not None]
     with engine.begin() as connection:
         devices = routing_store.routing_devices(connection, targets) if targets else {}

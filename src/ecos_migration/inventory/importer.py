@@ -1,0 +1,297 @@
+"""Importing inventory files: validate the whole file, then load it in one transaction.
+
+Each file is read twice, streaming. The first pass validates every row and counts the
+problems; unless invalid rows may be skipped, any problem stops the import before the store
+is touched. The second pass loads the valid rows in batches inside one transaction, so a
+file is imported whole or not at all, and memory does not grow with the file.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from ecos_migration.domain.device import DeviceModelKey, DeviceType, MigrationState, SmiStatus
+from ecos_migration.domain.eligibility import DeviceFacts, EligibilityPolicy, evaluate_device
+from ecos_migration.errors import InputError, StoreError
+from ecos_migration.inventory.csv_reader import read_inventory_csv
+from ecos_migration.inventory.duis_reader import NOT_CARRIED, read_dsp_inventory
+from ecos_migration.inventory.problems import Problem, describe_problems
+from ecos_migration.inventory.records import ParsedRow
+from ecos_migration.inventory.rejects import RejectsWriter
+from ecos_migration.store.devices import DeviceRecord, selection_key, upsert_devices
+from ecos_migration.store.inventory import (
+    has_devices,
+    insert_added_events,
+    insert_device_rows,
+    selection_seed,
+)
+from ecos_migration.store.models import ensure_models
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 10_000
+
+# Inventory fields as named in the CSV, and the device column each one fills.
+_COLUMN_OF_FIELD = {"cos_credential": "credential"}
+
+
+class InventoryFormat(enum.StrEnum):
+    """Formats of inventory files."""
+
+    CSV = "csv"
+    DUIS = "duis"
+
+
+class ImportProgress(Protocol):
+    """Receives progress of an import, for a progress bar."""
+
+    def start(self, description: str, total: int | None) -> None: ...
+
+    def advance(self, rows: int) -> None: ...
+
+
+class NoProgress:
+    """Progress sink that shows nothing."""
+
+    def start(self, description: str, total: int | None) -> None:
+        """Ignore the start of a phase."""
+
+    def advance(self, rows: int) -> None:
+        """Ignore progress."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How inventory files are imported."""
+
+    format: InventoryFormat
+    on: date
+    now: datetime
+    policy: EligibilityPolicy
+    skip_invalid: bool = False
+    actor: str = "inventory"
+
+
+@dataclass
+class FileImportResult:
+    """What importing one file did."""
+
+    file: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    events: int = 0
+    # Inventory fields the file's format does not carry, as CSV column names.
+    not_carried: frozenset[str] = frozenset()
+    # Whether the file went into an empty store through the bulk path.
+    bulk_path: bool = False
+
+
+@dataclass
+class _Validation:
+    rows: int = 0
+    problem_count: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    hub_statuses: dict[str, SmiStatus] = field(default_factory=dict)
+
+
+def _read(path: Path, options: ImportOptions) -> Iterator[ParsedRow]:
+    if options.format is InventoryFormat.DUIS:
+        return read_dsp_inventory(path, options.policy)
+    return read_inventory_csv(path, options.policy)
+
+
+def _not_carried(options: ImportOptions) -> frozenset[str]:
+    return NOT_CARRIED if options.format is InventoryFormat.DUIS else frozenset()
+
+
+def _validate(path: Path, options: ImportOptions, progress: ImportProgress) -> _Validation:
+    validation = _Validation()
+    progress.start(f"Validating {path.name}", None)
+    for row in _read(path, options):
+        validation.rows += 1
+        if row.problems:
+            validation.problem_count += len(row.problems)
+            room = 50 - len(validation.problems)
+            validation.problems.extend(row.problems[: max(room, 0)])
+        elif row.record is not None and row.record.device_type is DeviceType.CHF:
+            validation.hub_statuses[row.record.id] = row.record.smi_status
+        if validation.rows % 1000 == 0:
+            progress.advance(1000)
+    progress.advance(validation.rows % 1000)
+    return validation
+
+
+def import_inventory_file(
+    engine: Engine,
+    path: Path,
+    options: ImportOptions,
+    *,
+    rejects: RejectsWriter | None = None,
+    progress: ImportProgress | None = None,
+) -> FileImportResult:
+    """Validate and import one inventory file; raise ``InputError`` if it is invalid.
+
+    Without ``options.skip_invalid`` any invalid row stops the import before the store is
+    changed. With it, invalid rows go to ``rejects`` and the valid rows are imported.
+    """
+    sink = progress or NoProgress()
+    file = str(path)
+    logger.info("Validating the inventory file.", extra={"file": file})
+    validation = _validate(path, options, sink)
+    if validation.problem_count and not options.skip_invalid:
+        raise InputError(describe_problems(file, validation.problems, validation.problem_count))
+
+    result = FileImportResult(file, rows=validation.rows, not_carried=_not_carried(options))
+    sink.start(f"Importing {path.name}", validation.rows)
+    try:
+        with engine.begin() as connection:
+            _load(
+                connection,
+                path,
+                options=options,
+                validation=validation,
+                result=result,
+                rejects=rejects,
+                progress=sink,
+            )
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{file}: the import failed and was rolled back: {exc}") from exc
+    logger.info(
+        "Imported the inventory file.",
+        extra={"file": file, "inserted": result.inserted, "updated": result.updated},
+    )
+    return result
+
+
+def _load(
+    connection: Connection,
+    path: Path,
+    *,
+    options: ImportOptions,
+    validation: _Validation,
+    result: FileImportResult,
+    rejects: RejectsWriter | None,
+    progress: ImportProgress,
+) -> None:
+    result.bulk_path = not has_devices(connection)
+    loader = _Loader(connection, options, validation.hub_statuses, result)
+    batch: list[DeviceRecord] = []
+    for row in _read(path, options):
+        if row.record is None:
+            if not options.skip_invalid:
+                raise InputError(
+                    describe_problems(str(path), row.problems, len(row.problems))
+                    + "\n(the file changed while it was imported)"
+                )
+            result.rejected += 1
+            if rejects is not None:
+                rejects.write(str(path), row)
+            continue
+        batch.append(row.record)
+        if len(batch) >= BATCH_SIZE:
+            loader.load(batch)
+            progress.advance(len(batch))
+            batch = []
+    loader.load(batch)
+    progress.advance(len(batch) + result.rejected)
+
+
+class _Loader:
+    """Writes batches of valid records: the bulk path into an empty store, else upserts."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        options: ImportOptions,
+        hub_statuses: dict[str, SmiStatus],
+        result: FileImportResult,
+    ) -> None:
+        self.connection = connection
+        self.options = options
+        self.hub_statuses = hub_statuses
+        self.result = result
+        self.seed = selection_seed(connection)
+        self.model_ids: dict[DeviceModelKey, int] = {}
+        self.keep = frozenset(_COLUMN_OF_FIELD.get(name, name) for name in result.not_carried)
+
+    def load(self, batch: list[DeviceRecord]) -> None:
+        """Write one batch of records."""
+        if not batch:
+            return
+        if self.result.bulk_path:
+            self._insert(batch)
+            return
+        upserted = upsert_devices(
+            self.connection,
+            batch,
+            on=self.options.on,
+            now=self.options.now,
+            seed=self.seed,
+            policy=self.options.policy,
+            actor=self.options.actor,
+            keep=self.keep,
+        )
+        self.result.inserted += upserted.inserted
+        self.result.updated += upserted.updated
+        self.result.unchanged += upserted.unchanged
+        self.result.events += upserted.events
+
+    def _insert(self, batch: list[DeviceRecord]) -> None:
+        missing = {r.model_key for r in batch if r.model_key and r.model_key not in self.model_ids}
+        if missing:
+            self.model_ids.update(ensure_models(self.connection, missing))
+        on = self.options.on
+        rows = [self._row(record, on) for record in batch]
+        insert_device_rows(self.connection, rows)
+        self.result.events += insert_added_events(
+            self.connection, (r.id for r in batch), on, self.options.now, self.options.actor
+        )
+        self.result.inserted += len(batch)
+
+    def _row(self, record: DeviceRecord, on: date) -> tuple[Any, ...]:
+        # The store is empty, so a GPF's hub can only be a CHF of this file.
+        hub = self.hub_statuses.get(record.chf_id) if record.chf_id else None
+        facts = DeviceFacts(
+            generation=record.generation,
+            device_type=record.device_type,
+            smi_status=record.smi_status,
+            credential=record.credential,
+            comms_status=record.comms_status,
+            migration_state=MigrationState.NOT_STARTED,
+            hub_status=hub if record.device_type is DeviceType.GPF else None,
+            commissioned_on=record.commissioned_on,
+            last_change_of_supplier_on=record.last_change_of_supplier_on,
+        )
+        eligibility = evaluate_device(facts, on, self.options.policy)
+        return (
+            record.id,
+            record.device_type.value,
+            record.generation.value,
+            record.smi_status.value,
+            self.model_ids[record.model_key] if record.model_key else None,
+            record.chf_id,
+            record.supplier_id,
+            record.mpxn,
+            record.commissioned_on,
+            record.last_change_of_supplier_on,
+            record.comms_status.value,
+            record.credential.value,
+            MigrationState.NOT_STARTED.value,
+            on,
+            eligibility.reason.value if eligibility.reason else None,
+            eligibility.until,
+            on,
+            selection_key(self.seed, record.id),
+        )

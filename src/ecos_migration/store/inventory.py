@@ -1,0 +1,132 @@
+"""Bulk loading of inventory rows into a store that holds no device yet, and inventory lookups.
+
+An empty store needs no comparison with stored rows, so its first snapshot is written with
+the database's own bulk path: one ``executemany`` on SQLite, ``COPY`` on PostgreSQL. Later
+snapshots go through ``store.devices.upsert_devices``, which compares and records changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, exists, select
+
+from ecos_migration.store.schema import device, device_model
+from ecos_migration.store.settings import get_setting
+
+# Columns of ``device`` in the order of the tuples ``insert_device_rows`` takes.
+DEVICE_ROW_COLUMNS = (
+    "id",
+    "device_type",
+    "generation",
+    "smi_status",
+    "model_id",
+    "chf_id",
+    "supplier_id",
+    "mpxn",
+    "commissioned_on",
+    "last_change_of_supplier_on",
+    "comms_status",
+    "credential",
+    "migration_state",
+    "first_seen_on",
+    "reason",
+    "reason_until",
+    "evaluated_on",
+    "selection_key",
+)
+_DATE_POSITIONS = tuple(
+    index
+    for index, name in enumerate(DEVICE_ROW_COLUMNS)
+    if name.endswith("_on") or name == "reason_until"
+)
+_EVENT_COLUMNS = ("device_id", "occurred_on", "recorded_at", "kind", "actor")
+
+SELECTION_SEED_SETTING = "selection_seed"
+
+
+def selection_seed(connection: Connection) -> int:
+    """Return the seed of the selection order, stored under ``selection_seed`` (default 0)."""
+    value = get_setting(connection, SELECTION_SEED_SETTING)
+    return int(value) if value is not None else 0
+
+
+def has_devices(connection: Connection) -> bool:
+    """Return whether the store holds at least one device."""
+    return bool(connection.execute(select(exists().select_from(device))).scalar())
+
+
+def _sqlite_date(value: Any) -> Any:
+    # SQLAlchemy stores a SQLite Date as ISO text; the raw driver path must match it.
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def insert_device_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert new device rows (tuples in ``DEVICE_ROW_COLUMNS`` order) in one batch.
+
+    The caller guarantees the ids are not stored yet; this path does no comparison.
+    """
+    if not rows:
+        return
+    names = ", ".join(DEVICE_ROW_COLUMNS)
+    if connection.dialect.name == "postgresql":
+        _copy(connection, f"COPY device ({names}) FROM STDIN", rows)
+        return
+    converted = [
+        tuple(_sqlite_date(v) if i in _DATE_POSITIONS else v for i, v in enumerate(row))
+        for row in rows
+    ]
+    marks = ", ".join("?" for _ in DEVICE_ROW_COLUMNS)
+    connection.exec_driver_sql(f"INSERT INTO device ({names}) VALUES ({marks})", converted)
+
+
+def insert_added_events(
+    connection: Connection, device_ids: Iterable[str], on: date, now: datetime, actor: str
+) -> int:
+    """Record a ``DEVICE_ADDED`` event for each new device in one batch; return how many."""
+    if connection.dialect.name == "postgresql":
+        rows = [(device_id, on, now, "DEVICE_ADDED", actor) for device_id in device_ids]
+        _copy(connection, f"COPY device_event ({', '.join(_EVENT_COLUMNS)}) FROM STDIN", rows)
+        return len(rows)
+    # SQLAlchemy's SQLite DateTime text form; time zone offsets are not stored on SQLite.
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    day = on.isoformat()
+    sqlite_rows = [(device_id, day, stamp, "DEVICE_ADDED", actor) for device_id in device_ids]
+    if sqlite_rows:
+        connection.exec_driver_sql(
+            f"INSERT INTO device_event ({', '.join(_EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
+            sqlite_rows,
+        )
+    return len(sqlite_rows)
+
+
+def _copy(connection: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    # COPY runs on the psycopg connection under SQLAlchemy's open transaction, so it
+    # commits or rolls back with the rest of the import.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def model_ids_of_devices(
+    connection: Connection, device_ids: Iterable[str]
+) -> dict[str, int | None]:
+    """Return the current Device Model id of each stored device among ``device_ids``."""
+    ids = list(dict.fromkeys(device_ids))
+    found: dict[str, int | None] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        rows = connection.execute(
+            select(device.c.id, device.c.model_id).where(device.c.id.in_(chunk))
+        )
+        found.update({row.id: row.model_id for row in rows})
+    return found
+
+
+def model_count(connection: Connection) -> int:
+    """Return how many Device Models the store holds."""
+    return len(connection.execute(select(device_model.c.id)).all())

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from ecos_migration.cli.context import AppContext, app_context
@@ -113,13 +114,13 @@ def list_command(
         "Evidence",
         "Upgrade targets",
     ):
-        justify = (
+        justify: JustifyMethod = (
             "right" if name in ("Devices", "Eligible", "Proving", "Migrated", "Failed") else "left"
         )
         table.add_column(
             name,
             justify=justify,
-            no_wrap=name in ("Device Model", "State"),  # type: ignore[arg-type]
+            no_wrap=name in ("Device Model", "State"),
         )
     for summary in summaries:
         counts = summary.counts

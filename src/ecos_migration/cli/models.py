@@ -300,6 +300,9 @@ def upgrades_import_command(
     )
 
 
+_UPGRADES_HINT = "Fix the file and import it again; the stored list was not changed."
+
+
 def _read_upgrades(file: Path) -> list[tuple[DeviceModelKey, DeviceModelKey]]:
     columns = ("from_model", "to_model")
     name = str(file)
@@ -311,7 +314,9 @@ def _read_upgrades(file: Path) -> list[tuple[DeviceModelKey, DeviceModelKey]]:
             header = next(reader, None)
             problems.extend(check_header(name, header, columns))
             if problems:
-                raise InputError(describe_problems(name, problems, len(problems)))
+                raise InputError(
+                    describe_problems(name, problems, len(problems), hint=_UPGRADES_HINT)
+                )
             assert header is not None
             names = [column.strip() for column in header]
             for fields in reader:
@@ -333,7 +338,7 @@ def _read_upgrades(file: Path) -> list[tuple[DeviceModelKey, DeviceModelKey]]:
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read {name}: {exc}") from exc
     if problems:
-        raise InputError(describe_problems(name, problems, len(problems)))
+        raise InputError(describe_problems(name, problems, len(problems), hint=_UPGRADES_HINT))
     return pairs
 
 

@@ -32,16 +32,23 @@ class Problem:
         return f"{where}{shown}: {self.expected}"
 
 
+SKIP_HINT = (
+    "Fix the file and import it again, or use --skip-invalid --rejects FILE "
+    "to import the valid rows."
+)
+
+
 def describe_problems(
-    file: str, problems: list[Problem], total: int, limit: int = MAX_LISTED_PROBLEMS
+    file: str,
+    problems: list[Problem],
+    total: int,
+    limit: int = MAX_LISTED_PROBLEMS,
+    hint: str = SKIP_HINT,
 ) -> str:
-    """Return a message listing the first ``limit`` problems and counting the rest."""
+    """Return a message listing the first ``limit`` problems, counting the rest, and ``hint``."""
     lines = [f"{file}: {total} problem(s) found, nothing was imported from this file:"]
     lines.extend(f"  {problem}" for problem in problems[:limit])
     if total > limit:
         lines.append(f"  ... and {total - limit} more (only the first {limit} are listed)")
-    lines.append(
-        "Fix the file and import it again, or use --skip-invalid --rejects FILE "
-        "to import the valid rows."
-    )
+    lines.append(hint)
     return "\n".join(lines)

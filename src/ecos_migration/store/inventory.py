@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, select
 
-from ecos_migration.store.schema import device, device_model
+from ecos_migration.domain.eligibility import DeviceFacts
+from ecos_migration.store.eligibility import facts_from_row, facts_select
+from ecos_migration.store.schema import device, device_model, evidence
 from ecos_migration.store.settings import get_setting
 
 # Columns of ``device`` in the order of the tuples ``insert_device_rows`` takes.
@@ -130,3 +132,27 @@ def model_ids_of_devices(
 def model_count(connection: Connection) -> int:
     """Return how many Device Models the store holds."""
     return len(connection.execute(select(device_model.c.id)).all())
+
+
+def imported_evidence_keys(
+    connection: Connection, device_ids: Iterable[str]
+) -> set[tuple[str, str, date, str | None]]:
+    """Return (device, kind, date, reference) of the imported evidence of ``device_ids``."""
+    ids = list(dict.fromkeys(device_ids))
+    keys: set[tuple[str, str, date, str | None]] = set()
+    for start in range(0, len(ids), 5000):
+        rows = connection.execute(
+            select(
+                evidence.c.device_id, evidence.c.kind, evidence.c.occurred_on, evidence.c.reference
+            )
+            .where(evidence.c.device_id.in_(ids[start : start + 5000]))
+            .where(evidence.c.source == "IMPORTED")
+        )
+        keys.update((row[0], row[1], row[2], row[3]) for row in rows)
+    return keys
+
+
+def get_device_facts(connection: Connection, device_id: str) -> DeviceFacts | None:
+    """Return the eligibility facts of one device, its hub's status included, or ``None``."""
+    row = connection.execute(facts_select().where(device.c.id == device_id)).first()
+    return facts_from_row(row._mapping) if row is not None else None

@@ -34,10 +34,22 @@ from ecos_migration.config import load_settings
 from ecos_migration.store.database import create_database_engine
 from ecos_migration.store.eligibility import summarise_eligibility
 
-COLUMNS = (
-    "device_id,device_type,generation,smi_status,manufacturer,model,firmware_version,chf_id,"
-    "supplier_id,mpxn,commissioned_on,last_change_of_supplier_on,comms_status,cos_credential"
-).split(",")
+COLUMNS = [
+    "device_id",
+    "device_type",
+    "generation",
+    "smi_status",
+    "manufacturer",
+    "model",
+    "firmware_version",
+    "chf_id",
+    "supplier_id",
+    "mpxn",
+    "commissioned_on",
+    "last_change_of_supplier_on",
+    "comms_status",
+    "cos_credential",
+]
 ON = date(2023, 7, 1)
 
 

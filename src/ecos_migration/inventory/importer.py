@@ -1,9 +1,10 @@
-"""Importing inventory files: validate the whole file, then load it in one transaction.
+"""Importing inventory files: validate every row and load the file in one transaction.
 
-Each file is read twice, streaming. The first pass validates every row and counts the
-problems; unless invalid rows may be skipped, any problem stops the import before the store
-is touched. The second pass loads the valid rows in batches inside one transaction, so a
-file is imported whole or not at all, and memory does not grow with the file.
+Each file is read once, streaming, inside one transaction. Valid rows are loaded in batches
+as they come; the first invalid row (unless invalid rows may be skipped) stops the loading,
+the rest of the file is still validated so that every problem is listed, and the
+transaction is rolled back. So a file is imported whole or not at all, and memory does not
+grow with the file.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from ecos_migration.domain.eligibility import DeviceFacts, EligibilityPolicy, ev
 from ecos_migration.errors import InputError, StoreError
 from ecos_migration.inventory.csv_reader import read_inventory_csv
 from ecos_migration.inventory.duis_reader import NOT_CARRIED, read_dsp_inventory
-from ecos_migration.inventory.problems import Problem, describe_problems
+from ecos_migration.inventory.problems import MAX_LISTED_PROBLEMS, Problem, describe_problems
 from ecos_migration.inventory.records import ParsedRow
 from ecos_migration.inventory.rejects import RejectsWriter
 from ecos_migration.store.devices import DeviceRecord, selection_key, upsert_devices
+from ecos_migration.store.eligibility import refresh_devices
 from ecos_migration.store.inventory import (
     has_devices,
     insert_added_events,
@@ -99,11 +101,18 @@ class FileImportResult:
 
 
 @dataclass
-class _Validation:
-    rows: int = 0
-    problem_count: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    hub_statuses: dict[str, SmiStatus] = field(default_factory=dict)
+class _Problems:
+    count: int = 0
+    listed: list[Problem] = field(default_factory=list)
+
+    def add(self, problems: list[Problem]) -> None:
+        self.count += len(problems)
+        room = MAX_LISTED_PROBLEMS - len(self.listed)
+        self.listed.extend(problems[: max(room, 0)])
+
+
+class _InvalidFileError(Exception):
+    """Raised inside the transaction so that it rolls back; carries the problem list."""
 
 
 def _read(path: Path, options: ImportOptions) -> Iterator[ParsedRow]:
@@ -116,23 +125,6 @@ def _not_carried(options: ImportOptions) -> frozenset[str]:
     return NOT_CARRIED if options.format is InventoryFormat.DUIS else frozenset()
 
 
-def _validate(path: Path, options: ImportOptions, progress: ImportProgress) -> _Validation:
-    validation = _Validation()
-    progress.start(f"Validating {path.name}", None)
-    for row in _read(path, options):
-        validation.rows += 1
-        if row.problems:
-            validation.problem_count += len(row.problems)
-            room = 50 - len(validation.problems)
-            validation.problems.extend(row.problems[: max(room, 0)])
-        elif row.record is not None and row.record.device_type is DeviceType.CHF:
-            validation.hub_statuses[row.record.id] = row.record.smi_status
-        if validation.rows % 1000 == 0:
-            progress.advance(1000)
-    progress.advance(validation.rows % 1000)
-    return validation
-
-
 def import_inventory_file(
     engine: Engine,
     path: Path,
@@ -143,29 +135,29 @@ def import_inventory_file(
 ) -> FileImportResult:
     """Validate and import one inventory file; raise ``InputError`` if it is invalid.
 
-    Without ``options.skip_invalid`` any invalid row stops the import before the store is
-    changed. With it, invalid rows go to ``rejects`` and the valid rows are imported.
+    Without ``options.skip_invalid`` any invalid row rolls the whole file back, after every
+    row was validated. With it, invalid rows go to ``rejects`` and the valid rows are
+    imported.
     """
     sink = progress or NoProgress()
     file = str(path)
-    logger.info("Validating the inventory file.", extra={"file": file})
-    validation = _validate(path, options, sink)
-    if validation.problem_count and not options.skip_invalid:
-        raise InputError(describe_problems(file, validation.problems, validation.problem_count))
-
-    result = FileImportResult(file, rows=validation.rows, not_carried=_not_carried(options))
-    sink.start(f"Importing {path.name}", validation.rows)
+    result = FileImportResult(file, not_carried=_not_carried(options))
+    problems = _Problems()
+    sink.start(f"Importing {path.name}", None)
+    logger.info("Importing the inventory file.", extra={"file": file})
     try:
         with engine.begin() as connection:
             _load(
                 connection,
                 path,
                 options=options,
-                validation=validation,
+                problems=problems,
                 result=result,
                 rejects=rejects,
                 progress=sink,
             )
+    except _InvalidFileError:
+        raise InputError(describe_problems(file, problems.listed, problems.count)) from None
     except SQLAlchemyError as exc:
         raise StoreError(f"{file}: the import failed and was rolled back: {exc}") from exc
     logger.info(
@@ -180,31 +172,34 @@ def _load(
     path: Path,
     *,
     options: ImportOptions,
-    validation: _Validation,
+    problems: _Problems,
     result: FileImportResult,
     rejects: RejectsWriter | None,
     progress: ImportProgress,
 ) -> None:
     result.bulk_path = not has_devices(connection)
-    loader = _Loader(connection, options, validation.hub_statuses, result)
+    loader = _Loader(connection, options, result)
     batch: list[DeviceRecord] = []
     for row in _read(path, options):
+        result.rows += 1
         if row.record is None:
-            if not options.skip_invalid:
-                raise InputError(
-                    describe_problems(str(path), row.problems, len(row.problems))
-                    + "\n(the file changed while it was imported)"
-                )
+            problems.add(row.problems)
             result.rejected += 1
-            if rejects is not None:
+            if options.skip_invalid and rejects is not None:
                 rejects.write(str(path), row)
+            continue
+        if problems.count and not options.skip_invalid:
+            # The file will be rolled back: only validate the rest.
             continue
         batch.append(row.record)
         if len(batch) >= BATCH_SIZE:
             loader.load(batch)
             progress.advance(len(batch))
             batch = []
+    if problems.count and not options.skip_invalid:
+        raise _InvalidFileError
     loader.load(batch)
+    loader.finish()
     progress.advance(len(batch) + result.rejected)
 
 
@@ -212,16 +207,16 @@ class _Loader:
     """Writes batches of valid records: the bulk path into an empty store, else upserts."""
 
     def __init__(
-        self,
-        connection: Connection,
-        options: ImportOptions,
-        hub_statuses: dict[str, SmiStatus],
-        result: FileImportResult,
+        self, connection: Connection, options: ImportOptions, result: FileImportResult
     ) -> None:
         self.connection = connection
         self.options = options
-        self.hub_statuses = hub_statuses
         self.result = result
+        self.sqlite = connection.dialect.name == "sqlite"
+        # Status of each CHF loaded so far by the bulk path, and the GPFs loaded before
+        # their CHF, which ``finish`` evaluates again once every row is in.
+        self.hub_statuses: dict[str, SmiStatus] = {}
+        self.unresolved_gpfs: list[str] = []
         self.seed = selection_seed(connection)
         self.model_ids: dict[DeviceModelKey, int] = {}
         self.keep = frozenset(_COLUMN_OF_FIELD.get(name, name) for name in result.not_carried)
@@ -248,6 +243,13 @@ class _Loader:
         self.result.unchanged += upserted.unchanged
         self.result.events += upserted.events
 
+    def finish(self) -> None:
+        """Evaluate again the GPFs whose hub came later in the file than they did."""
+        if self.unresolved_gpfs:
+            refresh_devices(
+                self.connection, self.unresolved_gpfs, self.options.on, self.options.policy
+            )
+
     def _insert(self, batch: list[DeviceRecord]) -> None:
         missing = {r.model_key for r in batch if r.model_key and r.model_key not in self.model_ids}
         if missing:
@@ -260,9 +262,21 @@ class _Loader:
         )
         self.result.inserted += len(batch)
 
+    def _date(self, value: date | None) -> date | str | None:
+        # SQLAlchemy keeps a SQLite Date as ISO text, and this path bypasses its types.
+        if self.sqlite and value is not None:
+            return value.isoformat()
+        return value
+
     def _row(self, record: DeviceRecord, on: date) -> tuple[Any, ...]:
-        # The store is empty, so a GPF's hub can only be a CHF of this file.
-        hub = self.hub_statuses.get(record.chf_id) if record.chf_id else None
+        # The store was empty, so a GPF's hub can only be a CHF of this file.
+        hub = None
+        if record.device_type is DeviceType.CHF:
+            self.hub_statuses[record.id] = record.smi_status
+        elif record.device_type is DeviceType.GPF and record.chf_id is not None:
+            hub = self.hub_statuses.get(record.chf_id)
+            if hub is None:
+                self.unresolved_gpfs.append(record.id)
         facts = DeviceFacts(
             generation=record.generation,
             device_type=record.device_type,
@@ -270,11 +284,12 @@ class _Loader:
             credential=record.credential,
             comms_status=record.comms_status,
             migration_state=MigrationState.NOT_STARTED,
-            hub_status=hub if record.device_type is DeviceType.GPF else None,
+            hub_status=hub,
             commissioned_on=record.commissioned_on,
             last_change_of_supplier_on=record.last_change_of_supplier_on,
         )
         eligibility = evaluate_device(facts, on, self.options.policy)
+        day = self._date
         return (
             record.id,
             record.device_type.value,
@@ -284,14 +299,14 @@ class _Loader:
             record.chf_id,
             record.supplier_id,
             record.mpxn,
-            record.commissioned_on,
-            record.last_change_of_supplier_on,
+            day(record.commissioned_on),
+            day(record.last_change_of_supplier_on),
             record.comms_status.value,
             record.credential.value,
             MigrationState.NOT_STARTED.value,
-            on,
+            day(on),
             eligibility.reason.value if eligibility.reason else None,
-            eligibility.until,
-            on,
+            day(eligibility.until),
+            day(on),
             selection_key(self.seed, record.id),
         )

@@ -39,11 +39,6 @@ DEVICE_ROW_COLUMNS = (
     "evaluated_on",
     "selection_key",
 )
-_DATE_POSITIONS = tuple(
-    index
-    for index, name in enumerate(DEVICE_ROW_COLUMNS)
-    if name.endswith("_on") or name == "reason_until"
-)
 _EVENT_COLUMNS = ("device_id", "occurred_on", "recorded_at", "kind", "actor")
 
 SELECTION_SEED_SETTING = "selection_seed"
@@ -60,15 +55,11 @@ def has_devices(connection: Connection) -> bool:
     return bool(connection.execute(select(exists().select_from(device))).scalar())
 
 
-def _sqlite_date(value: Any) -> Any:
-    # SQLAlchemy stores a SQLite Date as ISO text; the raw driver path must match it.
-    return value.isoformat() if isinstance(value, date) else value
-
-
 def insert_device_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Insert new device rows (tuples in ``DEVICE_ROW_COLUMNS`` order) in one batch.
 
-    The caller guarantees the ids are not stored yet; this path does no comparison.
+    The caller guarantees the ids are not stored yet; this path does no comparison. On
+    SQLite, dates must already be ISO text, the form SQLAlchemy's ``Date`` stores there.
     """
     if not rows:
         return
@@ -76,12 +67,8 @@ def insert_device_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) 
     if connection.dialect.name == "postgresql":
         _copy(connection, f"COPY device ({names}) FROM STDIN", rows)
         return
-    converted = [
-        tuple(_sqlite_date(v) if i in _DATE_POSITIONS else v for i, v in enumerate(row))
-        for row in rows
-    ]
     marks = ", ".join("?" for _ in DEVICE_ROW_COLUMNS)
-    connection.exec_driver_sql(f"INSERT INTO device ({names}) VALUES ({marks})", converted)
+    connection.exec_driver_sql(f"INSERT INTO device ({names}) VALUES ({marks})", rows)
 
 
 def insert_added_events(

@@ -7,7 +7,8 @@ element is cleared once read, so memory does not grow with the file.
 A DSPInventory response does not carry a device's CoS credential, supplier, last change of
 supplier, communications status or, for a GPF, its communications hub; ``NOT_CARRIED`` lists
 those fields. A new device gets them as unknown (credential UNKNOWN, no supplier, no hub,
-communications OK) and a known device keeps its stored values.
+communications OK) and a known device keeps its stored values. The same holds for the
+optional ``ImportMPxN`` and ``DateCommissioned`` of a Device that lacks them.
 
 The generation comes from ``SMETSCHTSVersion``: ``SMETS1 ...`` is SMETS1, ``SMETS2 ...`` is
 SMETS2, and ``CHTS ...`` (a communications hub built to the CHTS) is SMETS2, because CHTS
@@ -73,6 +74,10 @@ DUIS_ELEMENTS = {
     "mpxn": "ImportMPxN",
     "commissioned_on": "DateCommissioned",
 }
+
+
+# Optional elements of a Device: when one is absent, a known device keeps its stored value.
+_OPTIONAL_FIELDS = ("mpxn", "commissioned_on")
 
 
 def _generation(check: RowCheck, children: dict[str, str]) -> str:
@@ -176,4 +181,5 @@ def _device_row(
             record = None
         else:
             seen[record.id] = f"Device[{index}] (line {line})"
-    return ParsedRow(location, line, record, problems, children)
+    absent = frozenset(field for field in _OPTIONAL_FIELDS if DUIS_ELEMENTS[field] not in children)
+    return ParsedRow(location, line, record, problems, children, absent)

@@ -180,6 +180,7 @@ def _load(
     result.bulk_path = not has_devices(connection)
     loader = _Loader(connection, options, result)
     batch: list[DeviceRecord] = []
+    absent: dict[str, frozenset[str]] = {}
     for row in _read(path, options):
         result.rows += 1
         if row.record is None:
@@ -192,13 +193,16 @@ def _load(
             # The file will be rolled back: only validate the rest.
             continue
         batch.append(row.record)
+        if row.absent:
+            absent[row.record.id] = row.absent
         if len(batch) >= BATCH_SIZE:
-            loader.load(batch)
+            loader.load(batch, absent)
             progress.advance(len(batch))
             batch = []
+            absent = {}
     if problems.count and not options.skip_invalid:
         raise _InvalidFileError
-    loader.load(batch)
+    loader.load(batch, absent)
     loader.finish()
     progress.advance(len(batch) + result.rejected)
 
@@ -221,8 +225,8 @@ class _Loader:
         self.model_ids: dict[DeviceModelKey, int] = {}
         self.keep = frozenset(_COLUMN_OF_FIELD.get(name, name) for name in result.not_carried)
 
-    def load(self, batch: list[DeviceRecord]) -> None:
-        """Write one batch of records."""
+    def load(self, batch: list[DeviceRecord], absent: dict[str, frozenset[str]]) -> None:
+        """Write one batch of records; ``absent`` maps ids to columns their row lacks."""
         if not batch:
             return
         if self.result.bulk_path:
@@ -237,6 +241,7 @@ class _Loader:
             policy=self.options.policy,
             actor=self.options.actor,
             keep=self.keep,
+            keep_for=absent,
         )
         self.result.inserted += upserted.inserted
         self.result.updated += upserted.updated

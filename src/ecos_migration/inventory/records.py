@@ -193,6 +193,8 @@ class ParsedRow:
 
     ``record`` is ``None`` exactly when ``problems`` is not empty. ``raw`` holds the
     original field values, written to the rejects file when the row is rejected.
+    ``absent`` names device columns this row does not carry although its format can, so a
+    known device keeps its stored value for them.
     """
 
     location: str
@@ -200,3 +202,4 @@ class ParsedRow:
     record: DeviceRecord | None
     problems: list[Problem]
     raw: dict[str, str]
+    absent: frozenset[str] = frozenset()

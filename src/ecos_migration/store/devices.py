@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
@@ -166,14 +166,17 @@ def upsert_devices(
     policy: EligibilityPolicy,
     actor: str = "inventory",
     keep: frozenset[str] = frozenset(),
+    keep_for: Mapping[str, frozenset[str]] | None = None,
 ) -> UpsertResult:
     """Insert new devices and update known ones in place, recording every change as an event.
 
     ``keep`` names columns of ``TRACKED_COLUMNS`` the snapshot does not carry: a known
-    device keeps its stored value, a new one gets the record's value. A snapshot never
-    overwrites the credential of a device that is MIGRATED or IN_PROGRESS; the disagreement
-    is recorded as a ``CREDENTIAL_DISAGREEMENT`` event instead. A change of Device Model is
-    recorded with the models written ``TYPE/MANUFACTURER/MODEL/FIRMWARE``.
+    device keeps its stored value, a new one gets the record's value. ``keep_for`` adds
+    such columns per device id, for fields a snapshot carries for some devices only.
+
+    A snapshot never overwrites the credential of a device that is MIGRATED or IN_PROGRESS;
+    the disagreement is recorded as a ``CREDENTIAL_DISAGREEMENT`` event instead. A change of
+    Device Model is recorded with the models written ``TYPE/MANUFACTURER/MODEL/FIRMWARE``.
 
     Every inserted or changed device, and every GPF of a changed communications hub, is
     evaluated for eligibility on ``on``.
@@ -205,7 +208,7 @@ def upsert_devices(
                 if record.device_type is DeviceType.CHF:
                     hubs.append(record.id)
                 continue
-            for column in keep:
+            for column in keep | (keep_for or {}).get(record.id, frozenset()):
                 values[column] = old[column]
             disagreement = _keep_own_credential(record.id, old, values, on, actor)
             if disagreement is not None:

@@ -103,12 +103,12 @@ def _rows(
         if not fields:
             continue
         check = RowCheck(file, f"line {line}")
-        raw = dict(zip(names, fields, strict=False))
         if len(fields) != width:
             check.add(None, None, f"expected {width} fields, found {len(fields)}")
+            raw = dict(zip(names, fields, strict=False))
             yield ParsedRow(check.location, line, None, check.problems, raw)
             continue
-        values = {name: value.strip() for name, value in raw.items()}
+        values = {name: value.strip() for name, value in zip(names, fields, strict=True)}
         record = build_record(check, values, policy)
         if record is not None:
             key = int(record.id, 16)
@@ -118,4 +118,6 @@ def _rows(
                 record = None
             else:
                 seen[key] = line
+        # The original fields are kept only for a row that may go to the rejects file.
+        raw = dict(zip(names, fields, strict=True)) if record is None else {}
         yield ParsedRow(check.location, line, record, check.problems, raw)

@@ -32,6 +32,7 @@ from ecos_migration.store.devices import DeviceRecord, selection_key, upsert_dev
 from ecos_migration.store.eligibility import refresh_devices
 from ecos_migration.store.inventory import (
     has_devices,
+    indexes_deferred,
     insert_added_events,
     insert_device_rows,
     selection_seed,
@@ -178,6 +179,22 @@ def _load(
     progress: ImportProgress,
 ) -> None:
     result.bulk_path = not has_devices(connection)
+    if result.bulk_path:
+        with indexes_deferred(connection):
+            _load_rows(connection, path, options, problems, result, rejects, progress)
+    else:
+        _load_rows(connection, path, options, problems, result, rejects, progress)
+
+
+def _load_rows(  # noqa: PLR0917 - the state of one file's load
+    connection: Connection,
+    path: Path,
+    options: ImportOptions,
+    problems: _Problems,
+    result: FileImportResult,
+    rejects: RejectsWriter | None,
+    progress: ImportProgress,
+) -> None:
     loader = _Loader(connection, options, result)
     batch: list[DeviceRecord] = []
     absent: dict[str, frozenset[str]] = {}
@@ -267,12 +284,6 @@ class _Loader:
         )
         self.result.inserted += len(batch)
 
-    def _date(self, value: date | None) -> date | str | None:
-        # SQLAlchemy keeps a SQLite Date as ISO text, and this path bypasses its types.
-        if self.sqlite and value is not None:
-            return value.isoformat()
-        return value
-
     def _row(self, record: DeviceRecord, on: date) -> tuple[Any, ...]:
         # The store was empty, so a GPF's hub can only be a CHF of this file.
         hub = None
@@ -294,24 +305,34 @@ class _Loader:
             last_change_of_supplier_on=record.last_change_of_supplier_on,
         )
         eligibility = evaluate_device(facts, on, self.options.policy)
-        day = self._date
+        # Enum members are str subclasses, which both drivers bind as text. SQLAlchemy keeps
+        # a SQLite Date as ISO text, and this path bypasses its types, so dates are
+        # converted here for SQLite.
+        dates: tuple[Any, ...] = (
+            record.commissioned_on,
+            record.last_change_of_supplier_on,
+            on,
+            eligibility.until,
+        )
+        if self.sqlite:
+            dates = tuple(d.isoformat() if d is not None else None for d in dates)
         return (
             record.id,
-            record.device_type.value,
-            record.generation.value,
-            record.smi_status.value,
+            record.device_type,
+            record.generation,
+            record.smi_status,
             self.model_ids[record.model_key] if record.model_key else None,
             record.chf_id,
             record.supplier_id,
             record.mpxn,
-            day(record.commissioned_on),
-            day(record.last_change_of_supplier_on),
-            record.comms_status.value,
-            record.credential.value,
+            dates[0],
+            dates[1],
+            record.comms_status,
+            record.credential,
             MigrationState.NOT_STARTED.value,
-            day(on),
-            eligibility.reason.value if eligibility.reason else None,
-            day(eligibility.until),
-            day(on),
+            dates[2],
+            eligibility.reason,
+            dates[3],
+            dates[2],
             selection_key(self.seed, record.id),
         )

@@ -7,7 +7,8 @@ snapshots go through ``store.devices.upsert_devices``, which compares and record
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, exists, select
 
 from ecos_migration.domain.eligibility import DeviceFacts
 from ecos_migration.store.eligibility import facts_from_row, facts_select
-from ecos_migration.store.schema import device, device_model, evidence
+from ecos_migration.store.schema import device, device_event, device_model, evidence
 from ecos_migration.store.settings import get_setting
 
 # Columns of ``device`` in the order of the tuples ``insert_device_rows`` takes.
@@ -53,6 +54,23 @@ def selection_seed(connection: Connection) -> int:
 def has_devices(connection: Connection) -> bool:
     """Return whether the store holds at least one device."""
     return bool(connection.execute(select(exists().select_from(device))).scalar())
+
+
+@contextmanager
+def indexes_deferred(connection: Connection) -> Iterator[None]:
+    """Drop the secondary indexes of ``device`` and ``device_event``; create them again after.
+
+    Building an index once over loaded rows is faster than updating it row by row, which
+    matters for the first snapshot of a whole fleet. Both databases run DDL inside the
+    transaction, so a failed load leaves the indexes as they were. The primary keys stay,
+    so duplicate ids are still rejected during the load.
+    """
+    indexes = [*device.indexes, *device_event.indexes]
+    for index in indexes:
+        index.drop(bind=connection)
+    yield
+    for index in indexes:
+        index.create(bind=connection)
 
 
 def insert_device_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:

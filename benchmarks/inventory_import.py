@@ -3,8 +3,8 @@
 Times, for the same generated file:
 - the floor: the database's own bulk load into a table of the same columns (the sqlite3
   shell's ``.import`` and psql's ``\\copy``), with no validation;
-- ``ecos-migration inventory import`` run as a child process, with its peak memory
-  (``ru_maxrss`` of the child);
+- ``ecos-migration inventory import`` run as a child process, with its CPU time and peak
+  memory (``ru_maxrss`` of that child alone, read with ``os.wait4``);
 - ``summarise_eligibility`` on the imported store.
 
 Run: ``python benchmarks/inventory_import.py --devices 1000000 --out FILE.json``.
@@ -19,12 +19,12 @@ import csv
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -137,49 +137,73 @@ def generate(path: Path, devices: int, seed: int = 7) -> None:
                 written += 1
 
 
-def timed(command: list[str], **kwargs: object) -> tuple[float, int]:
-    """Run ``command``; return (seconds, peak resident memory of the child in MiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+@dataclass(frozen=True)
+class ChildRun:
+    """Wall time, CPU time and peak memory of one child process."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_mib: int
+
+
+def timed(command: list[str], stdin: bytes | None = None) -> ChildRun:
+    """Run ``command`` and measure it alone, through ``os.wait4`` on its process id."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, **kwargs)  # type: ignore[call-overload]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    if stdin is not None:
+        assert process.stdin is not None
+        process.stdin.write(stdin)
+        process.stdin.close()
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    _pid, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the maximum over every child so far (KiB on Linux).
-    return seconds, max(peak, before) // 1024
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[:6]} failed: {errors.decode(errors='replace')}")
+    # ru_maxrss is in KiB on Linux.
+    return ChildRun(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024)
 
 
-def sqlite_floor(csv_path: Path, folder: Path) -> float:
+def sqlite_floor(csv_path: Path, folder: Path) -> ChildRun:
     """Time the sqlite3 shell's ``.import`` into a table with the CSV's columns."""
     db = folder / "floor.db"
     ddl = "CREATE TABLE inventory (" + ", ".join(f"{c} TEXT" for c in COLUMNS) + ");"
     subprocess.run(["sqlite3", str(db), ddl], check=True)
     script = f".mode csv\n.import --skip 1 {csv_path} inventory\n"
-    start = time.perf_counter()
-    subprocess.run(["sqlite3", str(db)], input=script.encode(), check=True)
-    return time.perf_counter() - start
+    return timed(["sqlite3", str(db)], stdin=script.encode())
 
 
-def postgres_floor(csv_path: Path, url: str) -> float:
+def postgres_floor(csv_path: Path, url: str) -> ChildRun:
     """Time psql's ``\\copy`` into a table with the CSV's columns."""
     ddl = "CREATE TABLE inventory (" + ", ".join(f"{c} TEXT" for c in COLUMNS) + ")"
     subprocess.run(["psql", "-q", url, "-c", ddl], check=True)
-    start = time.perf_counter()
-    subprocess.run(
-        ["psql", "-q", url, "-c", f"\\copy inventory FROM '{csv_path}' WITH (FORMAT csv, HEADER)"],
-        check=True,
-    )
-    return time.perf_counter() - start
+    copy = f"\\copy inventory FROM '{csv_path}' WITH (FORMAT csv, HEADER)"
+    return timed(["psql", "-q", url, "-c", copy])
 
 
-def product_import(url: str, csv_path: Path) -> tuple[float, int]:
+def product_import(url: str, csv_path: Path) -> ChildRun:
     """Create the schema, then time ``inventory import`` as a child process."""
     cli = [sys.executable, "-m", "ecos_migration", "--db", url]
     subprocess.run([*cli, "init"], check=True, stdout=subprocess.DEVNULL)
-    return timed(
-        [*cli, "inventory", "import", str(csv_path), "--on", ON.isoformat()],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return timed([*cli, "inventory", "import", str(csv_path), "--on", ON.isoformat()])
+
+
+def record(figures: dict[str, object], name: str, run: ChildRun) -> None:
+    """Add one child run's figures under ``name``.
+
+    The peak memory of a floor child is left out: ``ru_maxrss`` also counts the memory the
+    child had between fork and exec, a copy of this Python process.
+    """
+    figures[f"{name}_seconds"] = round(run.seconds, 2)
+    figures[f"{name}_cpu_seconds"] = round(run.cpu_seconds, 2)
+    if "floor" not in name:
+        figures[f"{name}_peak_mib"] = run.peak_mib
 
 
 def summary_seconds(url: str) -> float:
@@ -207,11 +231,11 @@ def run(devices: int, postgres_admin: str) -> dict[str, object]:
         figures["generate_seconds"] = round(time.perf_counter() - start, 2)
         figures["csv_bytes"] = csv_path.stat().st_size
 
-        figures["sqlite_floor_seconds"] = round(sqlite_floor(csv_path, folder), 2)
+        startup = timed([sys.executable, "-m", "ecos_migration", "--version"])
+        record(figures, "cli_startup", startup)
+        record(figures, "sqlite_floor", sqlite_floor(csv_path, folder))
         url = f"sqlite:///{folder / 'product.db'}"
-        seconds, peak = product_import(url, csv_path)
-        figures["sqlite_import_seconds"] = round(seconds, 2)
-        figures["sqlite_import_peak_mib"] = peak
+        record(figures, "sqlite_import", product_import(url, csv_path))
         figures["sqlite_summary_seconds"] = round(summary_seconds(url), 3)
 
         name = f"ecos_bench_{uuid.uuid4().hex[:10]}"
@@ -220,13 +244,9 @@ def run(devices: int, postgres_admin: str) -> dict[str, object]:
             admin.execute(f'CREATE DATABASE "{name}"')
             admin.execute(f'CREATE DATABASE "{name}_floor"')
         try:
-            figures["postgres_floor_seconds"] = round(
-                postgres_floor(csv_path, f"{base}/{name}_floor"), 2
-            )
+            record(figures, "postgres_floor", postgres_floor(csv_path, f"{base}/{name}_floor"))
             pg_url = f"{base}/{name}"
-            seconds, peak = product_import(pg_url, csv_path)
-            figures["postgres_import_seconds"] = round(seconds, 2)
-            figures["postgres_import_peak_mib"] = peak
+            record(figures, "postgres_import", product_import(pg_url, csv_path))
             figures["postgres_summary_seconds"] = round(summary_seconds(pg_url), 3)
         finally:
             with psycopg.connect(postgres_admin, autocommit=True) as admin:

@@ -90,7 +90,7 @@ def test_csv_with_every_mistake(db: Path, tmp_path: Path) -> None:
         "line 17, column supplier_id: value '': required for a SMETS2 GSME",
         "line 18, column chf_id: value '': required for a GPF",
         "line 19, column chf_id: value '00DB00000000003G': expected an EUI-64",
-        "line 20, column device_id: value '00DB000000000012': duplicate of line 4",
+        "line 20, column device_id: value '00DB000000000012': duplicate of the device on line 4",
         "line 21, row: expected 14 fields, found 2",
         "14 problem(s) found, nothing was imported",
     ]

@@ -233,7 +233,7 @@ def test_skip_invalid_writes_rejects(engine: Engine, tmp_path: Path) -> None:
     assert len(lines) == 3
     assert ",15,00DB000000000099," in lines[1]
     assert "supplier_id" in lines[1]
-    assert "duplicate of line 4" in lines[2]
+    assert "duplicate of the device on line 4" in lines[2]
 
 
 def test_duis_reimport_keeps_uncarried_fields(
@@ -258,3 +258,45 @@ def test_duis_reimport_keeps_uncarried_fields(
     changed = {e["field"] for e in events if e["kind"] == "FACT_CHANGED"}
     assert changed == {"smi_status", "model_id"}
     assert gpf.commissioned_on == date(2022, 1, 1)
+
+
+def test_duplicates_across_batches(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ecos_migration.inventory.importer.BATCH_SIZE", 3)
+    rows = [*FLEET, FLEET[0].replace("00DB000000000011", "00-db-00-00-00-00-00-11"), FLEET[5]]
+    with pytest.raises(InputError) as error:
+        import_inventory_file(engine, _csv(tmp_path, "dup.csv", rows), _options())
+    message = str(error.value)
+    assert (
+        "line 15, column device_id: value '00-db-00-00-00-00-00-11': "
+        "duplicate of the device on line 2" in message
+    )
+    assert (
+        "line 16, column device_id: value '00DB000000000021': duplicate of the device on line 7"
+        in message
+    )
+    assert "2 problem(s)" in message
+    assert _stored(engine) == {}
+
+
+def test_duis_duplicate_device(engine: Engine, tmp_path: Path) -> None:
+    device_xml = (
+        "<sr:Device><sr:DeviceID>00-11-22-33-44-55-66-77</sr:DeviceID>"
+        "<sr:DeviceType>CHF</sr:DeviceType><sr:DeviceStatus>Pending</sr:DeviceStatus>"
+        "<sr:DeviceManufacturer>M</sr:DeviceManufacturer><sr:DeviceModel>1</sr:DeviceModel>"
+        "<sr:SMETSCHTSVersion>CHTS V1</sr:SMETSCHTSVersion>"
+        "<sr:DeviceFirmwareVersion>1</sr:DeviceFirmwareVersion></sr:Device>\n"
+    )
+    path = tmp_path / "dup.xml"
+    path.write_text(
+        '<sr:Response xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"><sr:Body>'
+        "<sr:ResponseMessage><sr:DSPInventory>\n"
+        + device_xml * 2
+        + "</sr:DSPInventory></sr:ResponseMessage></sr:Body></sr:Response>"
+    )
+    with pytest.raises(InputError) as error:
+        import_inventory_file(engine, path, _options(format=InventoryFormat.DUIS))
+    message = str(error.value)
+    assert "DSPInventory/Device[2] (line 3), column DeviceID" in message
+    assert "duplicate of the device on line 2" in message

@@ -112,14 +112,6 @@ def test_csv_partial_model_invalid(tmp_path: Path) -> None:
     assert "together" in problems[0].expected
 
 
-def test_csv_duplicate_id(tmp_path: Path) -> None:
-    again = GOOD_ESME.replace("00DB1234567890A2", "00-DB-12-34-56-78-90-A2")
-    rows = list(read_inventory_csv(_write(tmp_path, HEADER, GOOD_ESME, again), POLICY))
-    assert rows[0].record is not None
-    assert rows[1].record is None
-    assert rows[1].problems[0].expected == "duplicate of line 2"
-
-
 def test_csv_wrong_field_count(tmp_path: Path) -> None:
     problems = _problems(_write(tmp_path, HEADER, "00DB1234567890A2,ESME"))
     assert len(problems) == 1

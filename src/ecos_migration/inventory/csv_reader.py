@@ -1,7 +1,7 @@
 """Streaming reader of inventory CSV files.
 
-The file is read row by row, so memory does not grow with its size; only the set of device
-ids seen so far is kept, to find duplicates.
+The file is read row by row, so memory does not grow with its size. Rows repeating a
+device id are found by the importer, which keeps the ids in the database.
 """
 
 from __future__ import annotations
@@ -61,8 +61,6 @@ def read_inventory_csv(path: Path, policy: EligibilityPolicy) -> Iterator[Parsed
     """Yield every data row of an inventory CSV file, validated.
 
     Raises ``InputError`` when the header is invalid, because then no row can be read.
-    A device id that appears again is a problem of every later row with that id, so with
-    ``--skip-invalid`` the first occurrence is imported and the later ones are rejected.
     """
     file = str(path)
     try:
@@ -96,28 +94,17 @@ def read_inventory_csv(path: Path, policy: EligibilityPolicy) -> Iterator[Parsed
 def _rows(
     file: str, reader: Any, names: list[str], policy: EligibilityPolicy
 ) -> Iterator[ParsedRow]:
-    seen: dict[int, int] = {}
     width = len(names)
     for fields in reader:
         line: int = reader.line_num
         if not fields:
             continue
         check = RowCheck(file, f"line {line}")
+        raw = dict(zip(names, fields, strict=False))
         if len(fields) != width:
             check.add(None, None, f"expected {width} fields, found {len(fields)}")
-            raw = dict(zip(names, fields, strict=False))
             yield ParsedRow(check.location, line, None, check.problems, raw)
             continue
-        values = {name: value.strip() for name, value in zip(names, fields, strict=True)}
+        values = {name: value.strip() for name, value in raw.items()}
         record = build_record(check, values, policy)
-        if record is not None:
-            key = int(record.id, 16)
-            first = seen.get(key)
-            if first is not None:
-                check.add("device_id", values["device_id"], f"duplicate of line {first}")
-                record = None
-            else:
-                seen[key] = line
-        # The original fields are kept only for a row that may go to the rejects file.
-        raw = dict(zip(names, fields, strict=True)) if record is None else {}
         yield ParsedRow(check.location, line, record, check.problems, raw)

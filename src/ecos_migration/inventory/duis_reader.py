@@ -27,7 +27,6 @@ from lxml import etree
 
 from ecos_migration.domain.eligibility import EligibilityPolicy
 from ecos_migration.errors import InputError
-from ecos_migration.inventory.problems import Problem
 from ecos_migration.inventory.records import ParsedRow, RowCheck, build_record
 
 NAMESPACE = "http://www.dccinterface.co.uk/ServiceUserGateway"
@@ -115,7 +114,6 @@ def read_dsp_inventory(path: Path, policy: EligibilityPolicy) -> Iterator[Parsed
     Raises ``InputError`` when the file is not well-formed XML or holds no DSPInventory.
     """
     file = str(path)
-    seen: dict[str, str] = {}
     found_inventory = False
     index = 0
     try:
@@ -127,7 +125,7 @@ def read_dsp_inventory(path: Path, policy: EligibilityPolicy) -> Iterator[Parsed
                 found_inventory = True
                 continue
             index += 1
-            yield _device_row(file, index, element, policy, seen)
+            yield _device_row(file, index, element, policy)
             element.clear(keep_tail=True)
             while element.getprevious() is not None:
                 del element.getparent()[0]
@@ -150,7 +148,6 @@ def _device_row(
     index: int,
     element: etree._Element,
     policy: EligibilityPolicy,
-    seen: dict[str, str],
 ) -> ParsedRow:
     # lxml-stubs types sourceline wrongly, so it is read untyped.
     line: int = getattr(element, "sourceline", None) or 0
@@ -172,14 +169,5 @@ def _device_row(
         replace(problem, column=DUIS_ELEMENTS.get(problem.column or "", problem.column))
         for problem in check.problems
     ]
-    if record is not None:
-        first = seen.get(record.id)
-        if first is not None:
-            problems.append(
-                Problem(file, location, "DeviceID", children["DeviceID"], f"duplicate of {first}")
-            )
-            record = None
-        else:
-            seen[record.id] = f"Device[{index}] (line {line})"
     absent = frozenset(field for field in _OPTIONAL_FIELDS if DUIS_ELEMENTS[field] not in children)
     return ParsedRow(location, line, record, problems, children, absent)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -31,7 +31,10 @@ from ecos_migration.inventory.rejects import RejectsWriter
 from ecos_migration.store.devices import DeviceRecord, selection_key, upsert_devices
 from ecos_migration.store.eligibility import refresh_devices
 from ecos_migration.store.inventory import (
+    find_duplicates,
     has_devices,
+    hub_statuses,
+    import_lines,
     indexes_deferred,
     insert_added_events,
     insert_device_rows,
@@ -196,32 +199,72 @@ def _load_rows(  # noqa: PLR0917 - the state of one file's load
     progress: ImportProgress,
 ) -> None:
     loader = _Loader(connection, options, result)
-    batch: list[DeviceRecord] = []
-    absent: dict[str, frozenset[str]] = {}
-    for row in _read(path, options):
-        result.rows += 1
-        if row.record is None:
-            problems.add(row.problems)
-            result.rejected += 1
-            if options.skip_invalid and rejects is not None:
-                rejects.write(str(path), row)
-            continue
-        if problems.count and not options.skip_invalid:
-            # The file will be rolled back: only validate the rest.
-            continue
-        batch.append(row.record)
-        if row.absent:
-            absent[row.record.id] = row.absent
-        if len(batch) >= BATCH_SIZE:
-            loader.load(batch, absent)
-            progress.advance(len(batch))
-            batch = []
-            absent = {}
+    batch: list[ParsedRow] = []
+
+    def reject(row: ParsedRow) -> None:
+        problems.add(row.problems)
+        result.rejected += 1
+        if options.skip_invalid and rejects is not None:
+            rejects.write(str(path), row)
+
+    def flush() -> None:
+        valid = _without_duplicates(connection, str(path), batch, reject)
+        if not problems.count or options.skip_invalid:
+            loader.load(
+                [row.record for row in valid if row.record is not None],
+                {row.record.id: row.absent for row in valid if row.record and row.absent},
+            )
+        progress.advance(len(batch))
+        batch.clear()
+
+    with import_lines(connection):
+        for row in _read(path, options):
+            result.rows += 1
+            if row.record is None:
+                reject(row)
+                continue
+            batch.append(row)
+            if len(batch) >= BATCH_SIZE:
+                flush()
+        flush()
     if problems.count and not options.skip_invalid:
         raise _InvalidFileError
-    loader.load(batch, absent)
     loader.finish()
-    progress.advance(len(batch) + result.rejected)
+
+
+def _without_duplicates(
+    connection: Connection,
+    file: str,
+    batch: list[ParsedRow],
+    reject: Callable[[ParsedRow], None],
+) -> list[ParsedRow]:
+    """Reject the rows of ``batch`` that repeat a device id of an earlier row of the file.
+
+    The first row with an id is kept, so with ``--skip-invalid`` it is imported and the
+    later ones are rejected.
+    """
+    duplicates = find_duplicates(
+        connection, [(row.record.id, row.line) for row in batch if row.record is not None]
+    )
+    if not duplicates:
+        return batch
+    valid = []
+    for position, row in enumerate(batch):
+        first = duplicates.get(position)
+        if first is None:
+            valid.append(row)
+            continue
+        column = "DeviceID" if row.location.startswith("/") else "device_id"
+        value = row.raw.get(column, row.record.id if row.record else None)
+        problem = Problem(
+            file,
+            row.location,
+            column,
+            value,
+            f"duplicate of the device on line {first}",
+        )
+        reject(ParsedRow(row.location, row.line, None, [problem], row.raw))
+    return valid
 
 
 class _Loader:
@@ -234,9 +277,8 @@ class _Loader:
         self.options = options
         self.result = result
         self.sqlite = connection.dialect.name == "sqlite"
-        # Status of each CHF loaded so far by the bulk path, and the GPFs loaded before
-        # their CHF, which ``finish`` evaluates again once every row is in.
-        self.hub_statuses: dict[str, SmiStatus] = {}
+        # GPFs loaded by the bulk path before their CHF, which ``finish`` evaluates again
+        # once every row is in. A file listing each hub before its GPF leaves none.
         self.unresolved_gpfs: list[str] = []
         self.seed = selection_seed(connection)
         self.model_ids: dict[DeviceModelKey, int] = {}
@@ -276,21 +318,32 @@ class _Loader:
         missing = {r.model_key for r in batch if r.model_key and r.model_key not in self.model_ids}
         if missing:
             self.model_ids.update(ensure_models(self.connection, missing))
+        hubs = self._hub_statuses(batch)
         on = self.options.on
-        rows = [self._row(record, on) for record in batch]
+        rows = [self._row(record, on, hubs) for record in batch]
         insert_device_rows(self.connection, rows)
         self.result.events += insert_added_events(
             self.connection, (r.id for r in batch), on, self.options.now, self.options.actor
         )
         self.result.inserted += len(batch)
 
-    def _row(self, record: DeviceRecord, on: date) -> tuple[Any, ...]:
+    def _hub_statuses(self, batch: list[DeviceRecord]) -> dict[str, SmiStatus]:
+        """Return the SMI status of the hubs of the batch's GPFs: this batch's or stored."""
+        statuses = {r.id: r.smi_status for r in batch if r.device_type is DeviceType.CHF}
+        wanted = {
+            r.chf_id
+            for r in batch
+            if r.device_type is DeviceType.GPF and r.chf_id and r.chf_id not in statuses
+        }
+        for hub_id, status in hub_statuses(self.connection, wanted).items():
+            statuses[hub_id] = SmiStatus(status)
+        return statuses
+
+    def _row(self, record: DeviceRecord, on: date, hubs: dict[str, SmiStatus]) -> tuple[Any, ...]:
         # The store was empty, so a GPF's hub can only be a CHF of this file.
         hub = None
-        if record.device_type is DeviceType.CHF:
-            self.hub_statuses[record.id] = record.smi_status
-        elif record.device_type is DeviceType.GPF and record.chf_id is not None:
-            hub = self.hub_statuses.get(record.chf_id)
+        if record.device_type is DeviceType.GPF and record.chf_id is not None:
+            hub = hubs.get(record.chf_id)
             if hub is None:
                 self.unresolved_gpfs.append(record.id)
         facts = DeviceFacts(

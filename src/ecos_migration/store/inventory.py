@@ -12,7 +12,17 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    exists,
+    insert,
+    select,
+)
 
 from ecos_migration.domain.eligibility import DeviceFacts
 from ecos_migration.store.eligibility import facts_from_row, facts_select
@@ -161,3 +171,64 @@ def get_device_facts(connection: Connection, device_id: str) -> DeviceFacts | No
     """Return the eligibility facts of one device, its hub's status included, or ``None``."""
     row = connection.execute(facts_select().where(device.c.id == device_id)).first()
     return facts_from_row(row._mapping) if row is not None else None
+
+
+# Device ids of the file being imported, with the line of their first row: the memory of
+# the duplicate check lives in the database, so it does not grow with the file.
+_import_metadata = MetaData()
+import_line = Table(
+    "import_line",
+    _import_metadata,
+    Column("id", String(16), primary_key=True),
+    Column("line", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+@contextmanager
+def import_lines(connection: Connection) -> Iterator[None]:
+    """Create the temporary table of the ids of one imported file, and drop it after."""
+    import_line.create(bind=connection)
+    yield
+    import_line.drop(bind=connection)
+
+
+def find_duplicates(connection: Connection, items: Sequence[tuple[str, int]]) -> dict[int, int]:
+    """Register (device id, line) pairs of one batch; return the duplicates among them.
+
+    The result maps the position in ``items`` of each repeated id to the line of its first
+    occurrence in the file, earlier batches included. Must run inside ``import_lines``.
+    """
+    ids = [device_id for device_id, _line in items]
+    earlier = dict(
+        connection.execute(
+            select(import_line.c.id, import_line.c.line).where(import_line.c.id.in_(ids))
+        ).all()
+    )
+    first_lines: dict[str, int] = {}
+    duplicates: dict[int, int] = {}
+    new_rows: list[dict[str, Any]] = []
+    for position, (device_id, line) in enumerate(items):
+        first = earlier.get(device_id, first_lines.get(device_id))
+        if first is not None:
+            duplicates[position] = first
+            continue
+        first_lines[device_id] = line
+        new_rows.append({"id": device_id, "line": line})
+    if new_rows:
+        connection.execute(insert(import_line), new_rows)
+    return duplicates
+
+
+def hub_statuses(connection: Connection, hub_ids: Iterable[str]) -> dict[str, str]:
+    """Return the stored SMI status of each of ``hub_ids`` that is in the inventory."""
+    ids = list(dict.fromkeys(hub_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 5000):
+        rows = connection.execute(
+            select(device.c.id, device.c.smi_status).where(
+                device.c.id.in_(ids[start : start + 5000])
+            )
+        )
+        found.update({row.id: row.smi_status for row in rows})
+    return found

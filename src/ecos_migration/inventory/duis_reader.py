@@ -5,7 +5,7 @@ is made, so a hostile file cannot read local files or reach other hosts. Each ``
 element is cleared once read, so memory does not grow with the file.
 
 A DSPInventory response does not carry a device's CoS credential, supplier, last change of
-supplier, communications status or, for a GPF, its communications hub; ``NOT_CARRIED`` lists
+supplier, communications status or, for a GPF, its communications hub. ``NOT_CARRIED`` lists
 those fields. A new device gets them as unknown (credential UNKNOWN, no supplier, no hub,
 communications OK) and a known device keeps its stored values. The same holds for the
 optional ``ImportMPxN`` and ``DateCommissioned`` of a Device that lacks them.
@@ -111,7 +111,7 @@ def _parser_options() -> dict[str, object]:
 def read_dsp_inventory(path: Path, policy: EligibilityPolicy) -> Iterator[ParsedRow]:
     """Yield every ``Device`` element of a DSPInventory response, validated.
 
-    Raises ``InputError`` when the file is not well-formed XML or holds no DSPInventory.
+    Raises ``InputError`` when the file is not well-formed XML or contains no DSPInventory.
     """
     file = str(path)
     found_inventory = False

@@ -49,7 +49,7 @@ class _EvidenceRow:
 
 @dataclass
 class EvidenceImportResult:
-    """What importing one evidence file did."""
+    """Counts of what importing one evidence file changed."""
 
     file: str
     rows: int = 0

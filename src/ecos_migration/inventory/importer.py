@@ -1,8 +1,8 @@
 """Importing inventory files: validate every row and load the file in one transaction.
 
 Each file is read once, streaming, inside one transaction. Valid rows are loaded in batches
-as they come; the first invalid row (unless invalid rows may be skipped) stops the loading,
-the rest of the file is still validated so that every problem is listed, and the
+as they come. Unless invalid rows may be skipped, the first invalid row stops the loading.
+The rest of the file is still validated, so that every problem is listed, and then the
 transaction is rolled back. So a file is imported whole or not at all, and memory does not
 grow with the file.
 """
@@ -77,7 +77,7 @@ class NoProgress:
 
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
-    """How inventory files are imported."""
+    """Options of an inventory import."""
 
     format: InventoryFormat
     on: date
@@ -89,7 +89,7 @@ class ImportOptions:
 
 @dataclass
 class FileImportResult:
-    """What importing one file did."""
+    """Counts of what importing one file changed."""
 
     file: str
     rows: int = 0

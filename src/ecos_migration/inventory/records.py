@@ -191,7 +191,7 @@ def build_record(
 class ParsedRow:
     """One row (or DUIS Device element) of an input file after validation.
 
-    ``record`` is ``None`` exactly when ``problems`` is not empty. ``raw`` holds the
+    ``record`` is ``None`` exactly when ``problems`` is not empty. ``raw`` contains the
     original field values, written to the rejects file when the row is rejected.
     ``absent`` names device columns this row does not carry although its format can, so a
     known device keeps its stored value for them.

@@ -1,4 +1,4 @@
-"""Bulk loading of inventory rows into a store that holds no device yet, and inventory lookups.
+"""Bulk loading of inventory rows into a store without devices, and inventory lookups.
 
 An empty store needs no comparison with stored rows, so its first snapshot is written with
 the database's own bulk path: one ``executemany`` on SQLite, ``COPY`` on PostgreSQL. Later
@@ -62,7 +62,7 @@ def selection_seed(connection: Connection) -> int:
 
 
 def has_devices(connection: Connection) -> bool:
-    """Return whether the store holds at least one device."""
+    """Return whether the store contains at least one device."""
     return bool(connection.execute(select(exists().select_from(device))).scalar())
 
 

@@ -300,3 +300,14 @@ def test_duis_duplicate_device(engine: Engine, tmp_path: Path) -> None:
     message = str(error.value)
     assert "DSPInventory/Device[2] (line 3), column DeviceID" in message
     assert "duplicate of the device on line 2" in message
+
+
+def test_gpf_before_hub_batch(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ecos_migration.inventory.importer.BATCH_SIZE", 1)
+    result = import_inventory_file(engine, _csv(tmp_path, "a.csv", FLEET), _options())
+    assert result.bulk_path
+    stored = _stored(engine)
+    assert stored["00DB000000000011"] is None
+    assert stored == {k: v.value if v else None for k, v in _reasons(engine).items()}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from ecos_migration.domain.device import (
@@ -247,14 +247,23 @@ def summarise_eligibility(
         model_id: state
         for model_id, state in connection.execute(select(device_model.c.id, device_model.c.state))
     }
-    fresh = connection.execute(
-        select(device.c.device_type, device.c.model_id, device.c.reason, func.count())
-        .where(~stale_condition(on))
-        .group_by(device.c.device_type, device.c.model_id, device.c.reason)
+    # One scan groups every row and counts the stale ones, so the second query, which
+    # evaluates stale rows again, runs only when there are any.
+    stale_flag = case((stale_condition(on), 1), else_=0).label("stale")
+    groups = connection.execute(
+        select(
+            device.c.device_type, device.c.model_id, device.c.reason, stale_flag, func.count()
+        ).group_by(device.c.device_type, device.c.model_id, device.c.reason, stale_flag)
     )
-    for device_type, model_id, reason, count in fresh:
+    stale_rows = 0
+    for device_type, model_id, reason, is_stale, count in groups:
+        if is_stale:
+            stale_rows += count
+            continue
         model_state = states.get(model_id)
         summary.add(device_type, model_state, _combined(reason, model_state), count)
+    if stale_rows == 0:
+        return summary
 
     stale_groups: Counter[tuple[str, int | None, str | None]] = Counter()
     stale = connection.execution_options(yield_per=BATCH_SIZE).execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -10,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ecos_migration.cli.context import app_context
+from ecos_migration.cli.dates import parse_day
 from ecos_migration.domain.eligibility import Reason
 from ecos_migration.inventory.device_view import DeviceView, show_device
 from ecos_migration.store.eligibility import EligibilitySummary, summarise_eligibility
@@ -27,21 +27,12 @@ OnOption = Annotated[
 ]
 
 
-def _parse_day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"invalid date {value!r}: expected YYYY-MM-DD") from None
-
-
 def eligibility_command(
     ctx: typer.Context, on: OnOption = None, as_json: JsonOption = False
 ) -> None:
     """Count eligible devices and ineligible ones by reason, device type and model state."""
     context = app_context(ctx)
-    day = _parse_day(on) or context.clock.today()
+    day = parse_day(on) or context.clock.today()
     with context.engine().connect() as connection:
         summary = summarise_eligibility(connection, day, context.settings.eligibility.policy())
     if as_json:
@@ -103,7 +94,7 @@ def show_command(
 ) -> None:
     """Show a device's facts, Device Model, eligibility, evidence and events."""
     context = app_context(ctx)
-    day = _parse_day(on) or context.clock.today()
+    day = parse_day(on) or context.clock.today()
     with context.engine().connect() as connection:
         view = show_device(connection, device_id, day, context.settings.eligibility.policy())
     if as_json:

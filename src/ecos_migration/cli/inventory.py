@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from ecos_migration.cli.context import app_context
+from ecos_migration.cli.dates import parse_day
 from ecos_migration.cli.progress import RowProgress
 from ecos_migration.inventory.csv_reader import INVENTORY_COLUMNS
 from ecos_migration.inventory.duis_reader import DUIS_DEVICE_ELEMENTS
@@ -21,15 +22,6 @@ from ecos_migration.inventory.importer import (
 from ecos_migration.inventory.rejects import RejectsWriter
 
 inventory_app = typer.Typer(help="Import the fleet inventory.", no_args_is_help=True)
-
-
-def _parse_day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"invalid date {value!r}: expected YYYY-MM-DD") from None
 
 
 @inventory_app.command("import")
@@ -95,7 +87,7 @@ def import_command(  # noqa: PLR0917 - one parameter per command-line option
     engine = context.engine()
     options = ImportOptions(
         format=file_format,
-        on=_parse_day(on) or context.clock.today(),
+        on=parse_day(on) or context.clock.today(),
         now=context.clock.now(),
         policy=context.settings.eligibility.policy(),
         skip_invalid=skip_invalid,
@@ -115,10 +107,7 @@ def import_command(  # noqa: PLR0917 - one parameter per command-line option
             context.console.print(f"Rejected rows written to {writer.path}: {writer.count}")
 
 
-def _print_result(console: object, result: FileImportResult) -> None:
-    from rich.console import Console
-
-    assert isinstance(console, Console)
+def _print_result(console: Console, result: FileImportResult) -> None:
     console.print(
         f"{result.file}: {result.rows:,} rows; {result.inserted:,} added, "
         f"{result.updated:,} updated, {result.unchanged:,} unchanged, "

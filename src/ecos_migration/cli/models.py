@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import getpass
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from rich.console import JustifyMethod
 from rich.table import Table
 
 from ecos_migration.cli.context import AppContext, app_context
+from ecos_migration.cli.dates import parse_day
 from ecos_migration.domain.device import DeviceModelKey
 from ecos_migration.domain.evidence import EvidenceKind
 from ecos_migration.domain.models import AppealStatus, ModelControl
@@ -95,7 +95,7 @@ def list_command(
     if ctx.invoked_subcommand is not None:
         return
     context = app_context(ctx)
-    day = _parse_day(on) or context.clock.today()
+    day = parse_day(on) or context.clock.today()
     with context.engine().connect() as connection:
         summaries = list_models(connection, day, context.settings.eligibility.policy())
     if as_json:
@@ -142,15 +142,6 @@ def list_command(
             ", ".join(summary.upgrade_targets) or "-",
         )
     context.console.print(table)
-
-
-def _parse_day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"invalid date {value!r}: expected YYYY-MM-DD") from None
 
 
 def _report(

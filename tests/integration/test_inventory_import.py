@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, inspect, select, update
 
 from ecos_migration.domain.device import MigrationState
 from ecos_migration.domain.eligibility import EligibilityPolicy, Reason, evaluate
@@ -311,3 +311,22 @@ def test_gpf_before_hub_batch(
     stored = _stored(engine)
     assert stored["00DB000000000011"] is None
     assert stored == {k: v.value if v else None for k, v in _reasons(engine).items()}
+
+
+def test_failed_first_import_keeps_schema(engine: Engine, tmp_path: Path) -> None:
+    with engine.connect() as connection:
+        before = {
+            table: {index["name"] for index in inspect(connection).get_indexes(table)}
+            for table in ("device", "device_event")
+        }
+    with pytest.raises(InputError):
+        import_inventory_file(engine, _csv(tmp_path, "bad.csv", [*FLEET, "bad"]), _options())
+    with engine.connect() as connection:
+        after = {
+            table: {index["name"] for index in inspect(connection).get_indexes(table)}
+            for table in ("device", "device_event")
+        }
+    assert after == before
+    assert len(before["device"]) == 6
+    result = import_inventory_file(engine, _csv(tmp_path, "good.csv", FLEET), _options())
+    assert result.inserted == len(FLEET)

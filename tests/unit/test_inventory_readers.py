@@ -231,3 +231,19 @@ def test_duis_malformed(tmp_path: Path) -> None:
     path.write_text("<a><b></a>")
     with pytest.raises(InputError, match="invalid XML"):
         list(read_dsp_inventory(path, POLICY))
+
+
+def test_duis_missing_version(tmp_path: Path) -> None:
+    path = tmp_path / "noversion.xml"
+    path.write_text(
+        '<sr:Response xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"><sr:Body>'
+        "<sr:ResponseMessage><sr:DSPInventory><sr:Device>"
+        "<sr:DeviceID>00-11-22-33-44-55-66-78</sr:DeviceID><sr:DeviceType>ESME</sr:DeviceType>"
+        "<sr:DeviceStatus>Commissioned</sr:DeviceStatus>"
+        "<sr:DeviceManufacturer>M</sr:DeviceManufacturer><sr:DeviceModel>1</sr:DeviceModel>"
+        "<sr:DeviceFirmwareVersion>1</sr:DeviceFirmwareVersion>"
+        "</sr:Device></sr:DSPInventory></sr:ResponseMessage></sr:Body></sr:Response>"
+    )
+    rows = list(read_dsp_inventory(path, POLICY))
+    assert [p.column for p in rows[0].problems] == ["SMETSCHTSVersion"]
+    assert "SMETS1, SMETS2 or CHTS" in rows[0].problems[0].expected

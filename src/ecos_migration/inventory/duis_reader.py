@@ -164,10 +164,12 @@ def _device_row(
     for field in NOT_CARRIED:
         values[field] = ""
     record = build_record(check, values, policy, not_carried=NOT_CARRIED)
-    # Name the XML element rather than the CSV column in every problem.
+    # Name the XML element rather than the CSV column in every problem. The generation has
+    # no element of its own: ``_generation`` already reported it under SMETSCHTSVersion.
     problems = [
         replace(problem, column=DUIS_ELEMENTS.get(problem.column or "", problem.column))
         for problem in check.problems
+        if problem.column != "generation"
     ]
     absent = frozenset(field for field in _OPTIONAL_FIELDS if DUIS_ELEMENTS[field] not in children)
     return ParsedRow(location, line, record, problems, children, absent)

@@ -66,6 +66,21 @@ def has_devices(connection: Connection) -> bool:
     return bool(connection.execute(select(exists().select_from(device))).scalar())
 
 
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    """Open the SQLite transaction now, so the DDL that follows is part of it.
+
+    Python's sqlite3 module (before the ``autocommit`` attribute of Python 3.12) begins a
+    transaction only before an INSERT, UPDATE or DELETE, so DDL issued first would commit
+    at once and survive a rollback of the import.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    if not driver.in_transaction:
+        driver.execute("BEGIN")
+
+
 @contextmanager
 def indexes_deferred(connection: Connection) -> Iterator[None]:
     """Drop the secondary indexes of ``device`` and ``device_event``; create them again after.
@@ -75,6 +90,7 @@ def indexes_deferred(connection: Connection) -> Iterator[None]:
     transaction, so a failed load leaves the indexes as they were. The primary keys stay,
     so duplicate ids are still rejected during the load.
     """
+    _begin_sqlite_transaction(connection)
     indexes = [*device.indexes, *device_event.indexes]
     for index in indexes:
         index.drop(bind=connection)
@@ -187,7 +203,11 @@ import_line = Table(
 
 @contextmanager
 def import_lines(connection: Connection) -> Iterator[None]:
-    """Create the temporary table of the ids of one imported file, and drop it after."""
+    """Create the temporary table of the ids of one imported file, and drop it after.
+
+    The table belongs to the import transaction, so a failed import leaves none behind.
+    """
+    _begin_sqlite_transaction(connection)
     import_line.create(bind=connection)
     yield
     import_line.drop(bind=connection)

@@ -14,7 +14,9 @@ from ecos_migration.domain.eligibility import Reason
 from ecos_migration.inventory.device_view import DeviceView, show_device
 from ecos_migration.store.eligibility import EligibilitySummary, summarise_eligibility
 
-device_app = typer.Typer(help="Look at one device.", no_args_is_help=True)
+device_app = typer.Typer(
+    help="Show one device: facts, eligibility, evidence and events.", no_args_is_help=True
+)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 OnOption = Annotated[

@@ -73,9 +73,9 @@ def import_command(  # noqa: PLR0917 - one parameter per command-line option
 ) -> None:
     """Import inventory snapshots: new devices are added, known ones updated in place.
 
-    Every file is validated first. A file with an invalid row is not imported at all and
-    every problem is listed with its line (or XML element), column, value and what is
-    expected; the command then exits 1.
+    Every row is validated. A file with an invalid row is not imported at all: every
+    problem is listed with its line (or XML element), column, value and what is expected,
+    and the command exits 1. Files before it stay imported.
     """
     if skip_invalid and rejects is None:
         raise typer.BadParameter("--skip-invalid needs --rejects FILE", param_hint="--rejects")

@@ -13,6 +13,7 @@ so importing a file again changes nothing.
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,6 +30,8 @@ from ecos_migration.inventory.records import RowCheck
 from ecos_migration.store.evidence import add_evidence
 from ecos_migration.store.inventory import imported_evidence_keys, model_ids_of_devices
 from ecos_migration.store.models import ensure_models
+
+logger = logging.getLogger(__name__)
 
 EVIDENCE_COLUMNS = ("device_id", "kind", "occurred_on", "reference")
 OPTIONAL_COLUMNS = ("device_model",)
@@ -173,6 +176,14 @@ def import_evidence_file(engine: Engine, path: Path) -> EvidenceImportResult:
                     )
                 )
             result.imported = add_evidence(connection, items)
+            logger.info(
+                "Imported evidence.",
+                extra={
+                    "file": file,
+                    "imported": result.imported,
+                    "skipped": result.already_imported,
+                },
+            )
     except SQLAlchemyError as exc:
         raise StoreError(f"{file}: the import failed and was rolled back: {exc}") from exc
     return result

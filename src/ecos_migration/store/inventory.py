@@ -20,7 +20,6 @@ from sqlalchemy import (
     String,
     Table,
     exists,
-    insert,
     select,
 )
 
@@ -218,26 +217,48 @@ def find_duplicates(connection: Connection, items: Sequence[tuple[str, int]]) ->
 
     The result maps the position in ``items`` of each repeated id to the line of its first
     occurrence in the file, earlier batches included. Must run inside ``import_lines``.
+    The statements go to the driver directly: compiling a 10,000-value IN list through
+    SQLAlchemy for every batch cost more than the lookup itself.
     """
     ids = [device_id for device_id, _line in items]
-    earlier = dict(
-        connection.execute(
-            select(import_line.c.id, import_line.c.line).where(import_line.c.id.in_(ids))
-        ).all()
-    )
+    earlier = _earlier_lines(connection, ids)
     first_lines: dict[str, int] = {}
     duplicates: dict[int, int] = {}
-    new_rows: list[dict[str, Any]] = []
+    new_rows: list[tuple[str, int]] = []
     for position, (device_id, line) in enumerate(items):
         first = earlier.get(device_id, first_lines.get(device_id))
         if first is not None:
             duplicates[position] = first
             continue
         first_lines[device_id] = line
-        new_rows.append({"id": device_id, "line": line})
-    if new_rows:
-        connection.execute(insert(import_line), new_rows)
+        new_rows.append((device_id, line))
+    if not new_rows:
+        return duplicates
+    if connection.dialect.name == "postgresql":
+        _copy(connection, "COPY import_line (id, line) FROM STDIN", new_rows)
+    else:
+        connection.exec_driver_sql("INSERT INTO import_line (id, line) VALUES (?, ?)", new_rows)
     return duplicates
+
+
+def _earlier_lines(connection: Connection, ids: list[str]) -> dict[str, int]:
+    if not ids:
+        return {}
+    if connection.dialect.name == "postgresql":
+        result = connection.exec_driver_sql(
+            "SELECT id, line FROM import_line WHERE id = ANY(%s)", (ids,)
+        )
+        return {row[0]: row[1] for row in result}
+    found: dict[str, int] = {}
+    # SQLite allows 32,766 bound values per statement since 3.32; stay well below.
+    for start in range(0, len(ids), 10_000):
+        chunk = ids[start : start + 10_000]
+        marks = ", ".join("?" for _ in chunk)
+        result = connection.exec_driver_sql(
+            f"SELECT id, line FROM import_line WHERE id IN ({marks})", tuple(chunk)
+        )
+        found.update({row[0]: row[1] for row in result})
+    return found
 
 
 def hub_statuses(connection: Connection, hub_ids: Iterable[str]) -> dict[str, str]:

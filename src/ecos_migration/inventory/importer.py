@@ -222,6 +222,7 @@ def _load_rows(  # noqa: PLR0917 - the state of one file's load
             result.rows += 1
             if row.record is None:
                 reject(row)
+                progress.advance(1)
                 continue
             batch.append(row)
             if len(batch) >= BATCH_SIZE:
@@ -254,6 +255,7 @@ def _without_duplicates(
         if first is None:
             valid.append(row)
             continue
+        # A DSPInventory row is located by its XML path, a CSV row by its line.
         column = "DeviceID" if row.location.startswith("/") else "device_id"
         value = row.raw.get(column, row.record.id if row.record else None)
         problem = Problem(

@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from ecos_migration.domain.eligibility import DeviceFacts
 from ecos_migration.store.eligibility import facts_from_row, facts_select
-from ecos_migration.store.schema import device, device_event, device_model, evidence
+from ecos_migration.store.schema import device, device_event, evidence
 from ecos_migration.store.settings import get_setting
 
 # Columns of ``device`` in the order of the tuples ``insert_device_rows`` takes.
@@ -96,6 +96,9 @@ def indexes_deferred(connection: Connection) -> Iterator[None]:
     yield
     for index in indexes:
         index.create(bind=connection)
+    if connection.dialect.name == "postgresql":
+        # Give the planner statistics of the loaded rows before the first selection runs.
+        connection.exec_driver_sql("ANALYZE device, device_event")
 
 
 def insert_device_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -157,11 +160,6 @@ def model_ids_of_devices(
         )
         found.update({row.id: row.model_id for row in rows})
     return found
-
-
-def model_count(connection: Connection) -> int:
-    """Return how many Device Models the store holds."""
-    return len(connection.execute(select(device_model.c.id)).all())
 
 
 def imported_evidence_keys(

@@ -13,6 +13,7 @@ from ecos_migration.domain.eligibility import EligibilityPolicy, Reason, evaluat
 from ecos_migration.domain.models import ModelState, model_condition
 from ecos_migration.errors import InputError
 from ecos_migration.inventory.csv_reader import INVENTORY_COLUMNS
+from ecos_migration.inventory.duis_reader import DUIS_DEVICE_ELEMENTS
 from ecos_migration.inventory.importer import (
     ImportOptions,
     InventoryFormat,
@@ -330,3 +331,42 @@ def test_failed_first_import_keeps_schema(engine: Engine, tmp_path: Path) -> Non
     assert len(before["device"]) == 6
     result = import_inventory_file(engine, _csv(tmp_path, "good.csv", FLEET), _options())
     assert result.inserted == len(FLEET)
+
+
+def test_duis_skip_invalid_rejects(engine: Engine, tmp_path: Path) -> None:
+    good = (
+        "<sr:Device><sr:DeviceID>00-11-22-33-44-55-66-77</sr:DeviceID>"
+        "<sr:DeviceType>CHF</sr:DeviceType><sr:DeviceStatus>Commissioned</sr:DeviceStatus>"
+        "<sr:DeviceManufacturer>M</sr:DeviceManufacturer><sr:DeviceModel>1</sr:DeviceModel>"
+        "<sr:SMETSCHTSVersion>CHTS V1</sr:SMETSCHTSVersion>"
+        "<sr:DeviceFirmwareVersion>1</sr:DeviceFirmwareVersion></sr:Device>\n"
+    )
+    bad = (
+        good.replace("66-77", "66-78")
+        .replace("CHF", "ESME")
+        .replace("<sr:SMETSCHTSVersion>CHTS V1</sr:SMETSCHTSVersion>", "")
+    )
+    path = tmp_path / "mixed.xml"
+    path.write_text(
+        '<sr:Response xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"><sr:Body>'
+        "<sr:ResponseMessage><sr:DSPInventory>\n"
+        + good
+        + bad
+        + "</sr:DSPInventory></sr:ResponseMessage></sr:Body></sr:Response>"
+    )
+    rejects_path = tmp_path / "rejects.csv"
+    writer = RejectsWriter(rejects_path, DUIS_DEVICE_ELEMENTS)
+    result = import_inventory_file(
+        engine,
+        path,
+        _options(format=InventoryFormat.DUIS, skip_invalid=True),
+        rejects=writer,
+    )
+    writer.close()
+    assert result.inserted == 1
+    assert result.rejected == 1
+    lines = rejects_path.read_text().splitlines()
+    assert lines[0].startswith("file,line,DeviceID,DeviceType,DeviceStatus")
+    assert ",3,00-11-22-33-44-55-66-78,ESME," in lines[1]
+    assert "column SMETSCHTSVersion" in lines[1]
+    assert set(_stored(engine)) == {"0011223344556677"}

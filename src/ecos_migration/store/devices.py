@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
@@ -16,12 +16,13 @@ from ecos_migration.domain.device import (
     DeviceModelKey,
     DeviceType,
     Generation,
+    MigrationState,
     SmiStatus,
 )
 from ecos_migration.domain.eligibility import EligibilityPolicy
 from ecos_migration.store.eligibility import refresh_devices, refresh_gpfs_of_hubs
 from ecos_migration.store.events import DeviceEvent, append_device_events
-from ecos_migration.store.models import ensure_models
+from ecos_migration.store.models import all_models, ensure_models
 from ecos_migration.store.schema import device
 
 BATCH_SIZE = 5000
@@ -113,6 +114,48 @@ def _chunks(records: Sequence[DeviceRecord], size: int) -> Iterator[Sequence[Dev
         yield records[start : start + size]
 
 
+# Migration states in which the product's own record of the credential is the truth: it
+# changed the credential itself, or is changing it now, so a snapshot can only be older.
+_OWN_CREDENTIAL_STATES = frozenset(
+    {MigrationState.MIGRATED.value, MigrationState.IN_PROGRESS.value}
+)
+
+
+def _keep_own_credential(
+    record_id: str, old: Any, values: dict[str, Any], on: date, actor: str
+) -> DeviceEvent | None:
+    """Keep the stored credential of a device the product migrated or is migrating.
+
+    Returns the event recording the snapshot's disagreeing value, or ``None`` when the
+    snapshot agrees or the device is in another migration state.
+    """
+    if old["migration_state"] not in _OWN_CREDENTIAL_STATES:
+        return None
+    if old["credential"] == values["credential"]:
+        return None
+    snapshot_value = values["credential"]
+    values["credential"] = old["credential"]
+    return DeviceEvent(
+        record_id,
+        on,
+        "CREDENTIAL_DISAGREEMENT",
+        field="credential",
+        old_value=old["credential"],
+        new_value=snapshot_value,
+        actor=actor,
+        reason=(
+            f"the snapshot states {snapshot_value} for a device that is "
+            f"{old['migration_state']}; the product's own record {old['credential']} is kept"
+        ),
+    )
+
+
+def _event_text(column: str, value: Any, model_keys: dict[int, str]) -> str | None:
+    if column == "model_id" and value is not None:
+        return model_keys.get(value, str(value))
+    return _text(value)
+
+
 def upsert_devices(
     connection: Connection,
     records: Sequence[DeviceRecord],
@@ -122,14 +165,25 @@ def upsert_devices(
     seed: int,
     policy: EligibilityPolicy,
     actor: str = "inventory",
+    keep: frozenset[str] = frozenset(),
+    keep_for: Mapping[str, frozenset[str]] | None = None,
 ) -> UpsertResult:
     """Insert new devices and update known ones in place, recording every change as an event.
+
+    ``keep`` names columns of ``TRACKED_COLUMNS`` the snapshot does not carry: a known
+    device keeps its stored value, a new one gets the record's value. ``keep_for`` adds
+    such columns per device id, for fields a snapshot carries for some devices only.
+
+    A snapshot never overwrites the credential of a device that is MIGRATED or IN_PROGRESS;
+    the disagreement is recorded as a ``CREDENTIAL_DISAGREEMENT`` event instead. A change of
+    Device Model is recorded with the models written ``TYPE/MANUFACTURER/MODEL/FIRMWARE``.
 
     Every inserted or changed device, and every GPF of a changed communications hub, is
     evaluated for eligibility on ``on``.
     """
     result = UpsertResult()
     model_ids = ensure_models(connection, {r.model_key for r in records if r.model_key})
+    model_keys = {model.id: str(model.key) for model in all_models(connection)}
     touched: list[str] = []
     hubs: list[str] = []
     for chunk in _chunks(records, BATCH_SIZE):
@@ -154,6 +208,11 @@ def upsert_devices(
                 if record.device_type is DeviceType.CHF:
                     hubs.append(record.id)
                 continue
+            for column in keep | (keep_for or {}).get(record.id, frozenset()):
+                values[column] = old[column]
+            disagreement = _keep_own_credential(record.id, old, values, on, actor)
+            if disagreement is not None:
+                events.append(disagreement)
             changes = [
                 column for column in TRACKED_COLUMNS if _text(old[column]) != _text(values[column])
             ]
@@ -167,8 +226,8 @@ def upsert_devices(
                     on,
                     "FACT_CHANGED",
                     field=column,
-                    old_value=_text(old[column]),
-                    new_value=_text(values[column]),
+                    old_value=_event_text(column, old[column], model_keys),
+                    new_value=_event_text(column, values[column], model_keys),
                     actor=actor,
                 )
                 for column in changes

@@ -97,6 +97,8 @@ device = Table(
     Column("selection_key", BigInteger, nullable=False),
     Index(None, "reason", "selection_key"),
     Index(None, "model_id", "reason"),
+    # Covers the eligibility summary, so counting the fleet reads this index, not the table.
+    Index(None, "device_type", "model_id", "reason", "evaluated_on", "reason_until"),
     Index(None, "reason_until"),
     Index(None, "chf_id"),
     Index(None, "supplier_id"),

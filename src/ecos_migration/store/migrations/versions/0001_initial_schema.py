@@ -171,6 +171,12 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_device_chf_id"), "device", ["chf_id"], unique=False)
     op.create_index(
+        op.f("ix_device_device_type_model_id_reason_evaluated_on_reason_until"),
+        "device",
+        ["device_type", "model_id", "reason", "evaluated_on", "reason_until"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_device_model_id_reason"), "device", ["model_id", "reason"], unique=False
     )
     op.create_index(
@@ -259,6 +265,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_device_reason_until"), table_name="device")
     op.drop_index(op.f("ix_device_reason_selection_key"), table_name="device")
     op.drop_index(op.f("ix_device_model_id_reason"), table_name="device")
+    op.drop_index(
+        op.f("ix_device_device_type_model_id_reason_evaluated_on_reason_until"), table_name="device"
+    )
     op.drop_index(op.f("ix_device_chf_id"), table_name="device")
     op.drop_table("device")
     op.drop_index(op.f("ix_attempt_status"), table_name="attempt")

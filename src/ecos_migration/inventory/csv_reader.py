@@ -1,0 +1,110 @@
+"""Streaming reader of inventory CSV files.
+
+The file is read row by row, so memory does not grow with its size. Rows repeating a
+device id are found by the importer, which keeps the ids in the database.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ecos_migration.domain.eligibility import EligibilityPolicy
+from ecos_migration.errors import InputError
+from ecos_migration.inventory.problems import Problem
+from ecos_migration.inventory.records import ParsedRow, RowCheck, build_record
+
+INVENTORY_COLUMNS = (
+    "device_id",
+    "device_type",
+    "generation",
+    "smi_status",
+    "manufacturer",
+    "model",
+    "firmware_version",
+    "chf_id",
+    "supplier_id",
+    "mpxn",
+    "commissioned_on",
+    "last_change_of_supplier_on",
+    "comms_status",
+    "cos_credential",
+)
+
+
+def check_header(file: str, header: list[str] | None, expected: tuple[str, ...]) -> list[Problem]:
+    """Return the problems of a header row: missing, unknown and repeated columns."""
+    if header is None:
+        return [Problem(file, "line 1", None, None, "the file is empty: expected a header row")]
+    names = [name.strip() for name in header]
+    problems = [
+        Problem(file, "line 1", name, name, "unknown column; expected: " + ", ".join(expected))
+        for name in names
+        if name not in expected
+    ]
+    problems.extend(
+        Problem(file, "line 1", name, None, "missing column")
+        for name in expected
+        if name not in names
+    )
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            problems.append(Problem(file, "line 1", name, name, "the column appears twice"))
+        seen.add(name)
+    return problems
+
+
+def read_inventory_csv(path: Path, policy: EligibilityPolicy) -> Iterator[ParsedRow]:
+    """Yield every data row of an inventory CSV file, validated.
+
+    Raises ``InputError`` when the header is invalid, because then no row can be read.
+    """
+    file = str(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}") from exc
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+            problems = check_header(file, header, INVENTORY_COLUMNS)
+            if problems:
+                raise InputError(
+                    "\n".join(
+                        [f"{file}: invalid header, nothing was imported:"]
+                        + [f"  {problem}" for problem in problems]
+                    )
+                )
+            assert header is not None
+            names = [name.strip() for name in header]
+            yield from _rows(file, reader, names, policy)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{file}: line {reader.line_num + 1}: the file is not valid UTF-8 ({exc.reason}); "
+                "save it as UTF-8 and import it again"
+            ) from exc
+        except csv.Error as exc:
+            raise InputError(f"{file}: line {reader.line_num}: invalid CSV: {exc}") from exc
+
+
+def _rows(
+    file: str, reader: Any, names: list[str], policy: EligibilityPolicy
+) -> Iterator[ParsedRow]:
+    width = len(names)
+    for fields in reader:
+        line: int = reader.line_num
+        if not fields:
+            continue
+        check = RowCheck(file, f"line {line}")
+        raw = dict(zip(names, fields, strict=False))
+        if len(fields) != width:
+            check.add(None, None, f"expected {width} fields, found {len(fields)}")
+            yield ParsedRow(check.location, line, None, check.problems, raw)
+            continue
+        values = {name: value.strip() for name, value in raw.items()}
+        record = build_record(check, values, policy)
+        yield ParsedRow(check.location, line, record, check.problems, raw)

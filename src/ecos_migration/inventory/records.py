@@ -1,0 +1,205 @@
+"""Validation of one inventory row into a ``DeviceRecord``, shared by the CSV and DUIS readers.
+
+Each field is checked on its own, so a row reports every invalid field at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TypeVar
+
+from ecos_migration.domain.device import (
+    CommsStatus,
+    Credential,
+    DeviceModelKey,
+    DeviceType,
+    Generation,
+    SmiStatus,
+)
+from ecos_migration.domain.eligibility import EligibilityPolicy
+from ecos_migration.inventory.problems import Problem
+from ecos_migration.store.devices import DeviceRecord
+
+_T = TypeVar("_T")
+
+_EUI64 = re.compile(r"^[0-9A-Fa-f]{2}(?:-?[0-9A-Fa-f]{2}){7}$")
+
+DEVICE_TYPES = {member.value: member for member in DeviceType}
+GENERATIONS = {member.value: member for member in Generation}
+SMI_STATUSES = {member.value: member for member in SmiStatus}
+COMMS_STATUSES = {member.value: member for member in CommsStatus}
+# Credentials an inventory may state; NOT_APPLICABLE is derived, never given.
+CREDENTIALS = {c.value: c for c in (Credential.TCOS, Credential.ECOS, Credential.UNKNOWN)}
+
+# Device types whose SMETS2 devices need manufacturer, model, firmware and supplier.
+TYPES_NEEDING_MODEL = frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.GPF})
+
+# Column widths of the store, so an over-long value is reported instead of failing the load.
+MAX_LENGTHS = {
+    "manufacturer": 64,
+    "model": 64,
+    "firmware_version": 64,
+    "supplier_id": 32,
+    "mpxn": 32,
+}
+
+
+def _one_of(values: Mapping[str, object]) -> str:
+    return "expected one of " + ", ".join(values)
+
+
+@dataclass
+class RowCheck:
+    """Collects the problems of one row while its fields are validated."""
+
+    file: str
+    location: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, column: str | None, value: str | None, expected: str) -> None:
+        """Record one invalid field."""
+        self.problems.append(Problem(self.file, self.location, column, value, expected))
+
+    def device_id(self, column: str, value: str, *, required: bool) -> str | None:
+        """Return the canonical EUI-64 in ``value``, or ``None`` when empty or invalid."""
+        if not value:
+            if required:
+                self.add(column, value, "a device id is required (EUI-64, 16 hex digits)")
+            return None
+        if _EUI64.match(value) is None:
+            self.add(
+                column,
+                value,
+                "expected an EUI-64: 16 hex digits, optionally with hyphens between byte "
+                "pairs (00-DB-12-34-56-78-90-A0)",
+            )
+            return None
+        return value.replace("-", "").upper()
+
+    def choice(self, column: str, value: str, values: Mapping[str, _T]) -> _T | None:
+        """Return the member ``value`` names, or ``None`` after recording a problem."""
+        member = values.get(value)
+        if member is None:
+            self.add(column, value, _one_of(values))
+        return member
+
+    def day(self, column: str, value: str) -> date | None:
+        """Return the ISO date in ``value``, ``None`` when empty or invalid."""
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.add(column, value, "expected an ISO date YYYY-MM-DD")
+            return None
+
+    def text(self, column: str, value: str) -> str | None:
+        """Return ``value`` or ``None`` when empty, after checking its length."""
+        if not value:
+            return None
+        limit = MAX_LENGTHS.get(column)
+        if limit is not None and len(value) > limit:
+            self.add(column, value, f"at most {limit} characters")
+        return value
+
+
+def build_record(
+    check: RowCheck,
+    values: Mapping[str, str],
+    policy: EligibilityPolicy,
+    *,
+    not_carried: frozenset[str] = frozenset(),
+) -> DeviceRecord | None:
+    """Validate the inventory fields in ``values`` and return the record, or ``None``.
+
+    ``values`` maps the CSV column names to stripped text; an empty string means the field
+    is empty. ``not_carried`` names the fields the source format does not carry at all, so
+    they are not required. Problems go to ``check``.
+    """
+    device_id = check.device_id("device_id", values["device_id"], required=True)
+    device_type = check.choice("device_type", values["device_type"], DEVICE_TYPES)
+    generation = check.choice("generation", values["generation"], GENERATIONS)
+    smi_status = check.choice("smi_status", values["smi_status"], SMI_STATUSES)
+    chf_id = check.device_id("chf_id", values["chf_id"], required=False)
+    manufacturer = check.text("manufacturer", values["manufacturer"])
+    model = check.text("model", values["model"])
+    firmware = check.text("firmware_version", values["firmware_version"])
+    supplier_id = check.text("supplier_id", values["supplier_id"])
+    mpxn = check.text("mpxn", values["mpxn"])
+    commissioned_on = check.day("commissioned_on", values["commissioned_on"])
+    changed_on = check.day("last_change_of_supplier_on", values["last_change_of_supplier_on"])
+    comms_text = values["comms_status"]
+    comms = check.choice("comms_status", comms_text, COMMS_STATUSES) if comms_text else None
+    credential_text = values["cos_credential"]
+    credential = (
+        check.choice("cos_credential", credential_text, CREDENTIALS) if credential_text else None
+    )
+
+    needs_model = generation is Generation.SMETS2 and device_type in TYPES_NEEDING_MODEL
+    if needs_model:
+        for column, value in (
+            ("manufacturer", manufacturer),
+            ("model", model),
+            ("firmware_version", firmware),
+            ("supplier_id", supplier_id),
+        ):
+            if value is None and column not in not_carried:
+                check.add(column, "", f"required for a SMETS2 {device_type}")
+    model_parts = (manufacturer, model, firmware)
+    if not needs_model and any(model_parts) and not all(model_parts):
+        check.add(
+            "firmware_version" if manufacturer and model else "model",
+            "",
+            "manufacturer, model and firmware_version are given together or not at all",
+        )
+    gpf_without_hub = device_type is DeviceType.GPF and not values["chf_id"]
+    if gpf_without_hub and "chf_id" not in not_carried:
+        check.add("chf_id", "", "required for a GPF: the device id of its communications hub")
+
+    if check.problems:
+        return None
+    assert device_id is not None and device_type is not None
+    assert generation is not None and smi_status is not None
+    if credential is None:
+        in_scope = generation is Generation.SMETS2 and device_type in policy.in_scope_device_types
+        credential = Credential.UNKNOWN if in_scope else Credential.NOT_APPLICABLE
+    model_key = (
+        DeviceModelKey(device_type, manufacturer, model, firmware)
+        if manufacturer and model and firmware
+        else None
+    )
+    return DeviceRecord(
+        id=device_id,
+        device_type=device_type,
+        generation=generation,
+        smi_status=smi_status,
+        model_key=model_key,
+        chf_id=chf_id,
+        supplier_id=supplier_id,
+        mpxn=mpxn,
+        commissioned_on=commissioned_on,
+        last_change_of_supplier_on=changed_on,
+        comms_status=comms or CommsStatus.OK,
+        credential=credential,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRow:
+    """One row (or DUIS Device element) of an input file after validation.
+
+    ``record`` is ``None`` exactly when ``problems`` is not empty. ``raw`` contains the
+    original field values, written to the rejects file when the row is rejected.
+    ``absent`` names device columns this row does not carry although its format can, so a
+    known device keeps its stored value for them.
+    """
+
+    location: str
+    line: int
+    record: DeviceRecord | None
+    problems: list[Problem]
+    raw: dict[str, str]
+    absent: frozenset[str] = frozenset()

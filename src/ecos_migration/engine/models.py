@@ -215,7 +215,7 @@ class ModelLife:
             connection,
             model_id=model.id,
             category=category,
-            title=f"Device Model {model.key} suspended: {reason}",
+            title=f"Device Model suspended: {reason}",
             opened_on=today,
             target_resolution_at=self.clock.now() + timedelta(hours=hours),
         )

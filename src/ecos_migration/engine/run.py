@@ -74,6 +74,8 @@ def days_between(first: date, last: date) -> list[date]:
 class _Pick:
     candidate: Candidate
     model: ModelRecord
+    # Whether the pick is a new proving device of its model (retries are not).
+    new_proving: bool = False
 
 
 class MigrationEngine:
@@ -186,11 +188,12 @@ class MigrationEngine:
                             candidate.device_id,
                             model.id,
                             candidate.selection_key,
-                            1,
+                            candidate.number,
                             model.proving_step or 0,
                             candidate.credential,
                         ),
                         model,
+                        new_proving=True,
                     )
                 )
         bulk_ids = [m.id for m in models.values() if m.state is ModelState.BULK]
@@ -212,7 +215,7 @@ class MigrationEngine:
                 # All stop: a model suspended since selection starts nothing more.
                 if model.state not in (ModelState.PROVING, ModelState.BULK):
                     continue
-                if candidate.proving_step is not None and candidate.number == 1:
+                if pick.new_proving:
                     if model.state is not ModelState.PROVING:
                         continue
                     new_proving[model.id] = new_proving.get(model.id, 0) + 1

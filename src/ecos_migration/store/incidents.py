@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -55,6 +55,11 @@ def open_incident(
     return int(result.scalar_one())
 
 
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns; every stored instant is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def list_incidents(connection: Connection) -> Sequence[IncidentRecord]:
     """Return every incident, oldest first."""
     rows = connection.execute(
@@ -74,7 +79,7 @@ def list_incidents(connection: Connection) -> Sequence[IncidentRecord]:
             category=row.category,
             title=row.title,
             opened_on=row.opened_on,
-            target_resolution_at=row.target_resolution_at,
+            target_resolution_at=_aware(row.target_resolution_at),
             status=row.status,
             resolved_on=row.resolved_on,
             note=row.note,

@@ -96,15 +96,18 @@ def run(  # noqa: PLR0917 - Typer passes each option as a parameter
         raise InputError("give exactly one of --until DATE and --days N")
     settings = context.settings
     engine = context.engine()
+    # Validate every input before the run's parameters are stored.
+    first = _parse_date(start, "--start")
+    given_last = _parse_date(until, "--until")
     scenario_text = load_scenario(scenario)[1] if scenario is not None else None
     parameters = resolve_run(
         engine,
         seed=seed,
-        start=_parse_date(start, "--start"),
+        start=first,
         scenario_text=scenario_text,
         default_start=settings.period.live_date,
     )
-    last = _parse_date(until, "--until") or parameters.start + timedelta(days=(days or 1) - 1)
+    last = given_last or parameters.start + timedelta(days=(days or 1) - 1)
     todo = remaining_days(engine, parameters.start, last)
     simulation = open_simulation(
         engine,

@@ -103,7 +103,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
     try:
         default = FailureProfile.model_validate(raw.default)
     except ValidationError as exc:
-        raise ConfigurationError(f"{source}: invalid [default]: {_problems(exc)}") from exc
+        raise ConfigurationError(f"{source}: invalid default profile: {_problems(exc)}") from exc
     models: dict[str, FailureProfile] = {}
     for index, entry in enumerate(raw.model, start=1):
         merged = {**raw.default, **entry}
@@ -112,10 +112,10 @@ def parse_scenario(text: str, source: str) -> Scenario:
             key = str(DeviceModelKey.parse(parsed.model))
         except ValidationError as exc:
             raise ConfigurationError(
-                f"{source}: invalid [[model]] number {index}: {_problems(exc)}"
+                f"{source}: invalid model entry number {index}: {_problems(exc)}"
             ) from exc
         except ValueError as exc:
-            raise ConfigurationError(f"{source}: [[model]] number {index}: {exc}") from exc
+            raise ConfigurationError(f"{source}: model entry number {index}: {exc}") from exc
         if key in models:
             raise ConfigurationError(f"{source}: Device Model {key} is listed twice")
         models[key] = FailureProfile.model_validate(parsed.model_dump(exclude={"model"}))

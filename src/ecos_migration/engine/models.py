@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import Connection
@@ -22,7 +23,6 @@ from ecos_migration.domain.models import ModelState, suspended_state
 from ecos_migration.domain.upgrades import upgrade_targets
 from ecos_migration.store.attempts import (
     has_eligible_device,
-    models_finished_on,
     models_with_eligible_devices,
     proving_tally,
     recent_outcomes,
@@ -41,6 +41,9 @@ from ecos_migration.store.upgrades import allowed_upgrades
 logger = logging.getLogger(__name__)
 
 ACTOR = "engine"
+
+# States in which a model starts devices, and so may be suspended for its failure rate.
+_WATCHED_STATES = frozenset({ModelState.PROVING, ModelState.AWAITING_EVIDENCE, ModelState.BULK})
 
 
 class ModelLife:
@@ -92,15 +95,23 @@ class ModelLife:
             started += 1
         return started
 
-    def evaluate(self, connection: Connection) -> None:
-        """Judge proving steps, the bulk gate and automatic suspension for every model."""
+    def evaluate(self, connection: Connection, finished_models: Iterable[int]) -> None:
+        """Judge proving steps and the bulk gate for every model, and the failure rate of
+        ``finished_models``, the models whose attempts had an outcome today.
+
+        After a crash the resumed day may not know every model that had an outcome before
+        the crash; such a model is checked at its next outcome, over the same recent attempts.
+        """
         for model in all_models(connection):
             if model.state is ModelState.PROVING:
                 self._judge_proving(connection, model)
             elif model.state is ModelState.AWAITING_EVIDENCE:
                 self._check_gate(connection, model)
-        for model_id in models_finished_on(connection, self.clock.today()):
-            self._check_failure_rate(connection, get_model_by_id(connection, model_id))
+        # Only a model with a new outcome can have crossed the threshold.
+        watched = set(finished_models)
+        for model in all_models(connection):
+            if model.state in _WATCHED_STATES and model.id in watched:
+                self._check_failure_rate(connection, model)
 
     def _gate_state(self, connection: Connection, model: ModelRecord) -> tuple[ModelState, str]:
         models = all_models(connection)
@@ -175,8 +186,6 @@ class ModelLife:
             )
 
     def _check_failure_rate(self, connection: Connection, model: ModelRecord) -> None:
-        if suspended_state(model.state) is None or model.state is ModelState.NEW:
-            return
         policy = self.settings.suspension
         decision = automatic_suspension(
             policy, recent_outcomes(connection, model.id, policy.window_attempts)

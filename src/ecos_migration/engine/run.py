@@ -125,7 +125,7 @@ class MigrationEngine:
             works = self._start(chunk, day)
             self.driver.drive(works, tally)
         with self.engine.begin() as connection:
-            self.life.evaluate(connection)
+            self.life.evaluate(connection, tally.finished_models)
             counts = day_counts(connection, day)
             eligible, remaining = eligible_and_remaining(connection)
             summary = DaySummary(

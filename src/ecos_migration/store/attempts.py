@@ -26,7 +26,7 @@ from sqlalchemy import (
 
 from ecos_migration.domain.device import Credential, MigrationState
 from ecos_migration.domain.models import ModelState
-from ecos_migration.store.schema import attempt, device, device_model
+from ecos_migration.store.schema import attempt, device, device_event, device_model
 
 BATCH_SIZE = 5000
 
@@ -108,16 +108,20 @@ def start_attempts(connection: Connection, works: Sequence[Work], on: date) -> N
     set_migration_state(connection, [w.device_id for w in works], MigrationState.IN_PROGRESS)
 
 
+def _id_chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), BATCH_SIZE):
+        yield list(ids[start : start + BATCH_SIZE])
+
+
 def set_migration_state(
     connection: Connection, device_ids: Sequence[str], state: MigrationState
 ) -> None:
     """Set the migration state of the devices."""
-    if device_ids:
+    # One UPDATE per chunk with an IN list: every row gets the same value, so this avoids
+    # the per-row cost of executemany.
+    for chunk in _id_chunks(device_ids):
         connection.execute(
-            update(device)
-            .where(device.c.id == bindparam("b_id"))
-            .values(migration_state=state.value),
-            [{"b_id": i} for i in device_ids],
+            update(device).where(device.c.id.in_(chunk)).values(migration_state=state.value)
         )
 
 
@@ -134,15 +138,14 @@ def set_credentials(connection: Connection, credentials: dict[str, Credential]) 
 
 def mark_migrated(connection: Connection, device_ids: Sequence[str]) -> None:
     """Record the devices MIGRATED; from now on each holds the ECoS credential."""
-    if device_ids:
+    for chunk in _id_chunks(device_ids):
         connection.execute(
             update(device)
-            .where(device.c.id == bindparam("b_id"))
+            .where(device.c.id.in_(chunk))
             .values(
                 migration_state=MigrationState.MIGRATED.value,
                 credential=Credential.ECOS.value,
-            ),
-            [{"b_id": i} for i in device_ids],
+            )
         )
 
 
@@ -150,12 +153,9 @@ def advance_attempts(
     connection: Connection, attempt_ids: Sequence[str], step: str, status: AttemptStatus
 ) -> None:
     """Move attempts to ``step`` with ``status``."""
-    if attempt_ids:
+    for chunk in _id_chunks(attempt_ids):
         connection.execute(
-            update(attempt)
-            .where(attempt.c.id == bindparam("b_id"))
-            .values(step=step, status=status.value),
-            [{"b_id": i} for i in attempt_ids],
+            update(attempt).where(attempt.c.id.in_(chunk)).values(step=step, status=status.value)
         )
 
 
@@ -217,10 +217,16 @@ def unfinished_attempts(connection: Connection) -> list[Work]:
 
 
 def started_on(connection: Connection, on: date) -> int:
-    """Return how many attempts started on ``on``."""
+    """Return how many attempts started on ``on``.
+
+    Counted from the MIGRATION_STARTED events, whose (kind, occurred_on) index makes this a
+    range scan of one day.
+    """
     return int(
         connection.execute(
-            select(func.count()).select_from(attempt).where(attempt.c.started_on == on)
+            select(func.count()).where(
+                device_event.c.kind == "MIGRATION_STARTED", device_event.c.occurred_on == on
+            )
         ).scalar_one()
     )
 
@@ -410,37 +416,32 @@ def recent_outcomes(connection: Connection, model_id: int, window: int) -> list[
     return [status == AttemptStatus.SUCCEEDED.value for status in rows]
 
 
-def models_finished_on(connection: Connection, on: date) -> list[int]:
-    """Return the ids of models with an attempt that finished on ``on``."""
-    return list(
-        connection.execute(
-            select(attempt.c.model_id).where(attempt.c.finished_on == on).distinct()
-        ).scalars()
-    )
-
-
 def day_counts(connection: Connection, on: date) -> dict[str, int]:
-    """Count the attempts started, succeeded, failed for good and retried on ``on``."""
-    started = started_on(connection, on)
+    """Count the attempts started, devices migrated, Failed Migrations and retries on ``on``.
+
+    Counted from the day's device events through their (kind, occurred_on) index.
+    """
+    counts: dict[str, int] = dict(
+        connection.execute(
+            select(device_event.c.kind, func.count())
+            .where(
+                device_event.c.kind.in_(["MIGRATION_STARTED", "MIGRATED", "FAILED_MIGRATION"]),
+                device_event.c.occurred_on == on,
+            )
+            .group_by(device_event.c.kind)
+        ).all()
+    )
     retried = connection.execute(
-        select(func.count()).where(attempt.c.started_on == on, attempt.c.number > 1)
-    ).scalar_one()
-    migrated = connection.execute(
         select(func.count()).where(
-            attempt.c.finished_on == on, attempt.c.status == AttemptStatus.SUCCEEDED.value
-        )
-    ).scalar_one()
-    failed = connection.execute(
-        select(func.count()).where(
-            attempt.c.finished_on == on,
-            attempt.c.status == AttemptStatus.FAILED.value,
-            attempt.c.retry_on.is_(None),
+            device_event.c.kind == "MIGRATION_STARTED",
+            device_event.c.occurred_on == on,
+            device_event.c.attempt_id.not_like("%-1"),
         )
     ).scalar_one()
     return {
-        "started": started,
-        "migrated": int(migrated),
-        "failed": int(failed),
+        "started": int(counts.get("MIGRATION_STARTED", 0)),
+        "migrated": int(counts.get("MIGRATED", 0)),
+        "failed": int(counts.get("FAILED_MIGRATION", 0)),
         "retried": int(retried),
     }
 

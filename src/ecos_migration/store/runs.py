@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from ecos_migration.domain.device import MigrationState
+from ecos_migration.domain.eligibility import Reason
 from ecos_migration.domain.models import ModelState
 from ecos_migration.store.schema import device, device_model, run_day
 from ecos_migration.store.settings import get_setting, set_setting
@@ -149,9 +150,11 @@ def eligible_and_remaining(connection: Connection) -> tuple[int, int]:
         .select_from(device.join(device_model, device_model.c.id == device.c.model_id))
         .where(device.c.reason.is_(None), device_model.c.state.in_(active))
     ).scalar_one()
+    # Listing the in-scope reasons lets the (reason, selection_key) index count them.
+    in_scope_reasons = [reason.value for reason in Reason if reason.value not in _OUT_OF_SCOPE]
     remaining = connection.execute(
         select(func.count()).where(
-            (device.c.reason.is_(None)) | (device.c.reason.not_in(_OUT_OF_SCOPE))
+            (device.c.reason.is_(None)) | (device.c.reason.in_(in_scope_reasons))
         )
     ).scalar_one()
     return int(eligible), int(remaining)

@@ -34,6 +34,7 @@ from ecos_migration.engine.session import Simulation, open_simulation, resolve_r
 from ecos_migration.errors import StateError
 from ecos_migration.providers.simulated.fleet import truth_check
 from ecos_migration.providers.simulated.parties import SimulatedCrashError
+from ecos_migration.store.attempts import model_progress
 from ecos_migration.store.devices import DeviceRecord, get_device, upsert_devices
 from ecos_migration.store.events import device_events, model_events
 from ecos_migration.store.evidence import add_evidence, evidence_for_models
@@ -629,3 +630,37 @@ def test_engine_resume_keeps_seed(engine: Engine) -> None:
     again = resolve_run(engine, seed=None, start=None, scenario_text=None, default_start=START)
     assert again.seed == 3
     assert again.start == START
+
+
+def test_engine_non_migratable_starts_nothing(engine: Engine, tmp_path: Path) -> None:
+    settings = small_proving()
+    load(engine, {MODEL_A: 30, MODEL_B: 30}, settings=settings, evidence_for=(MODEL_A, MODEL_B))
+    with engine.begin() as connection:
+        change_model_state(
+            connection,
+            get_model(connection, MODEL_B),
+            ModelState.NON_MIGRATABLE,
+            on=START,
+            now=FixedClock(START).now(),
+            kind="NON_MIGRATABLE",
+            actor="operator",
+            reason="firmware cannot take the ECoS certificate",
+        )
+    simulation = simulate(engine, tmp_path, settings=settings)
+    run_days(simulation, days_between(START, START + timedelta(days=6)))
+    with engine.connect() as connection:
+        per_model = dict(
+            connection.execute(
+                select(attempt.c.model_id, func.count()).group_by(attempt.c.model_id)
+            ).all()
+        )
+        model_b = get_model(connection, MODEL_B)
+        progress = model_progress(connection)
+    assert model_b.state is ModelState.NON_MIGRATABLE
+    assert model_b.id not in per_model
+    assert model_state(engine, MODEL_A) is ModelState.BULK
+    model_a = progress[min(per_model)]
+    assert model_a.proving_devices == sum(settings.proving.steps)
+    assert model_a.migrated == 30
+    assert model_a.failed == 0
+    simulation.close()

@@ -137,7 +137,7 @@ def status(
     ctx: typer.Context,
     as_json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show where the migration stands: devices, eligibility and Device Models by state."""
+    """Show the migration status: devices, eligibility and Device Models by state."""
     context = app_context(ctx)
     with context.engine().connect() as connection:
         on = status_date(connection, context.clock.today())

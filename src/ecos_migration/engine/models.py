@@ -47,7 +47,7 @@ _WATCHED_STATES = frozenset({ModelState.PROVING, ModelState.AWAITING_EVIDENCE, M
 
 
 class ModelLife:
-    """Moves models between states from what the store records; holds no rule of its own."""
+    """Coordinator that moves models between states by the domain rules, with no rule of its own."""
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
@@ -99,8 +99,8 @@ class ModelLife:
         """Judge proving steps and the bulk gate for every model, and the failure rate of
         ``finished_models``, the models whose attempts had an outcome today.
 
-        After a crash the resumed day may not know every model that had an outcome before
-        the crash; such a model is checked at its next outcome, over the same recent attempts.
+        A resumed day does not know the models that had an outcome before a crash. Such a
+        model is checked at its next outcome, over the same recent attempts.
         """
         for model in all_models(connection):
             if model.state is ModelState.PROVING:

@@ -101,8 +101,8 @@ class MigrationEngine:
         self.chunk_size = chunk_size
         self.life = ModelLife(settings, clock)
         self.driver = StepDriver(engine, providers, strategy, self.policy, clock)
-        # Called before each chunk starts, with the day and the chunk's index; tests use it
-        # to change the store at a chosen moment, as an operator would.
+        # Called with the day and the chunk's index before each chunk starts. Tests use it to
+        # change the store at a chosen moment, as an operator would.
         self.before_chunk = before_chunk
 
     def run_day(self, day: date) -> DaySummary:

@@ -34,7 +34,7 @@ _later = attempt.alias("later")
 
 
 class AttemptStatus(enum.StrEnum):
-    """Where an attempt stands."""
+    """Status of an attempt."""
 
     IN_FLIGHT = "IN_FLIGHT"
     SUCCEEDED = "SUCCEEDED"
@@ -137,7 +137,7 @@ def set_credentials(connection: Connection, credentials: dict[str, Credential]) 
 
 
 def mark_migrated(connection: Connection, device_ids: Sequence[str]) -> None:
-    """Record the devices MIGRATED; from now on each holds the ECoS credential."""
+    """Record the devices MIGRATED with the ECoS credential, which they keep from now on."""
     for chunk in _id_chunks(device_ids):
         connection.execute(
             update(device)
@@ -467,3 +467,42 @@ def in_scope_credentials(
             return
         yield [(r.id, r.credential) for r in rows]
         last = rows[-1].id
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProgress:
+    """Per Device Model: devices started as proving devices, migrated and Failed Migrations."""
+
+    proving_devices: int = 0
+    migrated: int = 0
+    failed: int = 0
+
+
+def model_progress(connection: Connection) -> dict[int, ModelProgress]:
+    """Return the progress of every model that has devices or proving attempts, by model id."""
+    proving: dict[int, int] = dict(
+        connection.execute(
+            select(attempt.c.model_id, func.count(func.distinct(attempt.c.device_id)))
+            .where(attempt.c.proving_step.is_not(None))
+            .group_by(attempt.c.model_id)
+        ).all()
+    )
+    by_state: dict[int, dict[str, int]] = {}
+    for model_id, state, count in connection.execute(
+        select(device.c.model_id, device.c.migration_state, func.count())
+        .where(
+            device.c.migration_state.in_(
+                [MigrationState.MIGRATED.value, MigrationState.AWAITING_REMEDIATION.value]
+            )
+        )
+        .group_by(device.c.model_id, device.c.migration_state)
+    ):
+        by_state.setdefault(model_id, {})[state] = int(count)
+    return {
+        model_id: ModelProgress(
+            proving_devices=int(proving.get(model_id, 0)),
+            migrated=by_state.get(model_id, {}).get(MigrationState.MIGRATED.value, 0),
+            failed=by_state.get(model_id, {}).get(MigrationState.AWAITING_REMEDIATION.value, 0),
+        )
+        for model_id in {*proving, *by_state}
+    }

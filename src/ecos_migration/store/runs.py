@@ -23,7 +23,7 @@ _CURRENT_DAY = "run.current_day"
 
 @dataclass(frozen=True, slots=True)
 class RunParameters:
-    """What a run needs to resume exactly as it started: seed, first day and scenario text."""
+    """Parameters a run needs to resume exactly as it started: seed, first day and scenario."""
 
     seed: int
     start: date
@@ -63,7 +63,7 @@ def current_day(connection: Connection) -> date | None:
 
 @dataclass(frozen=True, slots=True)
 class DaySummary:
-    """What one simulated day did."""
+    """Counts of one completed simulated day."""
 
     day: date
     started: int
@@ -74,7 +74,7 @@ class DaySummary:
     eligible: int
 
     def line(self) -> str:
-        """One line for the run's output."""
+        """Return the day as one line of the run's output."""
         return (
             f"{self.day.isoformat()}: started {self.started}, migrated {self.migrated}, "
             f"failed {self.failed}, retried {self.retried}, "

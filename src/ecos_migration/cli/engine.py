@@ -236,7 +236,7 @@ def resolve(
     context.console.print(f"Incident {incident_id} resolved on {on.isoformat()}.")
 
 
-def demo(
+def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
     ctx: typer.Context,
     out: Annotated[
         Path, typer.Option(help="Folder for the demo's files (scenario, simulator state).")
@@ -246,6 +246,14 @@ def demo(
     every: Annotated[
         int, typer.Option(min=1, help="Print a summary line every this many days.")
     ] = 30,
+    daily_capacity: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Devices started per day (default: DEVICES / 250, so that the migration "
+            "spreads over most of the period).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a realistic fleet and run the whole migration period against it.
 
@@ -277,6 +285,7 @@ def demo(
         seed=seed,
         first=settings.period.live_date,
         last=settings.period.effective_end_date,
+        daily_capacity=daily_capacity or max(20, devices // 250),
     )
     total = (plan.last - plan.first).days + 1
     with _progress(context) as progress:

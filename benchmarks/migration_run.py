@@ -179,10 +179,15 @@ def main() -> None:
         "--postgres",
         help="PostgreSQL admin URL on 127.0.0.1; a new database is created and dropped",
     )
+    parser.add_argument(
+        "--no-sqlite", action="store_true", help="run on PostgreSQL only (with --postgres)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ecos-bench-") as folder:
         work = Path(folder)
-        targets: list[tuple[str, str]] = [("SQLite", f"sqlite:///{work / 'bench.db'}")]
+        targets: list[tuple[str, str]] = []
+        if not args.no_sqlite:
+            targets.append(("SQLite", f"sqlite:///{work / 'bench.db'}"))
         name = f"ecos_bench_{uuid.uuid4().hex[:8]}"
         if args.postgres:
             with psycopg.connect(args.postgres, autocommit=True) as connection:

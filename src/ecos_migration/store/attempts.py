@@ -249,6 +249,7 @@ def due_retries(connection: Connection, on: date, limit: int) -> list[Candidate]
             attempt.c.number,
             attempt.c.proving_step,
             device.c.credential,
+            attempt.c.model_id.label("attempt_model_id"),
         )
         .join(device, device.c.id == attempt.c.device_id)
         .join(device_model, device_model.c.id == device.c.model_id)
@@ -265,9 +266,15 @@ def due_retries(connection: Connection, on: date, limit: int) -> list[Candidate]
         .order_by(device.c.selection_key)
         .limit(limit)
     )
+    # A device moved to another model by a firmware upgrade is no proving device of it.
     return [
         Candidate(
-            r.device_id, r.model_id, r.selection_key, r.number + 1, r.proving_step, r.credential
+            r.device_id,
+            r.model_id,
+            r.selection_key,
+            r.number + 1,
+            r.proving_step if r.attempt_model_id == r.model_id else None,
+            r.credential,
         )
         for r in rows
     ]

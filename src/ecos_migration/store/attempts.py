@@ -27,6 +27,7 @@ from sqlalchemy import (
 from ecos_migration.domain.device import Credential, MigrationState
 from ecos_migration.domain.models import ModelState
 from ecos_migration.store.schema import attempt, device, device_event, device_model
+from ecos_migration.store.settings import get_setting, set_setting
 
 BATCH_SIZE = 5000
 
@@ -315,28 +316,53 @@ def last_attempt_numbers(connection: Connection, device_ids: Sequence[str]) -> d
     return found
 
 
+_MODEL_EVENTS_SEEN = "run.model_changes_seen_to_event"
+
+
 def remediated_by_model_change(connection: Connection) -> list[str]:
     """Return devices awaiting remediation whose Device Model changed since their last attempt.
 
     A firmware upgrade is the usual remediation: the device is then of another model and is
-    selected again, under that model's state, like any other device.
+    selected again, under that model's state, like any other device. Only devices with a
+    Device Model change recorded since the previous call are looked at, found through the
+    events' primary key, so a day without inventory changes costs one short range scan.
     """
-    return list(
+    seen = int(get_setting(connection, _MODEL_EVENTS_SEEN) or 0)
+    newest = connection.execute(select(func.max(device_event.c.id))).scalar() or 0
+    if newest <= seen:
+        return []
+    changed = list(
         connection.execute(
-            select(device.c.id)
-            .join(attempt, attempt.c.device_id == device.c.id)
+            select(device_event.c.device_id)
             .where(
-                device.c.migration_state == MigrationState.AWAITING_REMEDIATION.value,
-                attempt.c.model_id != device.c.model_id,
-                ~exists().where(
-                    and_(
-                        _later.c.device_id == attempt.c.device_id,
-                        _later.c.number > attempt.c.number,
-                    )
-                ),
+                device_event.c.id > seen,
+                device_event.c.kind == "FACT_CHANGED",
+                device_event.c.field == "model_id",
             )
+            .distinct()
         ).scalars()
     )
+    set_setting(connection, _MODEL_EVENTS_SEEN, str(newest))
+    found: list[str] = []
+    for chunk in _id_chunks(changed):
+        found.extend(
+            connection.execute(
+                select(device.c.id)
+                .join(attempt, attempt.c.device_id == device.c.id)
+                .where(
+                    device.c.id.in_(chunk),
+                    device.c.migration_state == MigrationState.AWAITING_REMEDIATION.value,
+                    attempt.c.model_id != device.c.model_id,
+                    ~exists().where(
+                        and_(
+                            _later.c.device_id == attempt.c.device_id,
+                            _later.c.number > attempt.c.number,
+                        )
+                    ),
+                )
+            ).scalars()
+        )
+    return found
 
 
 def has_eligible_device(connection: Connection, model_id: int) -> bool:

@@ -250,7 +250,7 @@ def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
         int | None,
         typer.Option(
             min=1,
-            help="Devices started per day (default: DEVICES / 250, so that the migration "
+            help="Devices started per day (default: DEVICES / 500, so that the migration "
             "spreads over most of the period).",
         ),
     ] = None,
@@ -285,7 +285,7 @@ def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
         seed=seed,
         first=settings.period.live_date,
         last=settings.period.effective_end_date,
-        daily_capacity=daily_capacity or max(20, devices // 250),
+        daily_capacity=daily_capacity or max(20, devices // 500),
     )
     total = (plan.last - plan.first).days + 1
     with _progress(context) as progress:

@@ -326,6 +326,9 @@ def remediated_by_model_change(connection: Connection) -> list[str]:
     selected again, under that model's state, like any other device. Only devices with a
     Device Model change recorded since the previous call are looked at, found through the
     events' primary key, so a day without inventory changes costs one short range scan.
+
+    NOTE: a device whose model changes while an attempt of its old model is still unfinished
+    (only after a crash) is not looked at again once that attempt fails for good.
     """
     seen = int(get_setting(connection, _MODEL_EVENTS_SEEN) or 0)
     newest = connection.execute(select(func.max(device_event.c.id))).scalar() or 0

@@ -1,0 +1,1 @@
+"""The daily loop: select, instruct, review, replace, read, reconcile, decide, evaluate models."""

@@ -1,0 +1,139 @@
+"""The demo: a generated fleet run through the whole migration period.
+
+Besides the daily loop, the demo plays what happens outside the product during the period:
+suppliers send SRV 6.23 evidence on the dates the generated fleet gives, and part of the
+devices of the defective firmware are upgraded to the fixed firmware (a later inventory
+snapshot) once the defect has been found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from ecos_migration.clock import FixedClock
+from ecos_migration.config import Settings
+from ecos_migration.domain.device import Credential, MigrationState
+from ecos_migration.domain.error_strategy import ErrorStrategy
+from ecos_migration.engine.session import Simulation, open_simulation, resolve_run
+from ecos_migration.errors import StateError
+from ecos_migration.providers.simulated.fleet import sync_fleet
+from ecos_migration.providers.simulated.generator import (
+    DEMO_SCENARIO,
+    GeneratedFleet,
+    evidence_rows,
+    generate_fleet,
+    upgrade_snapshot,
+)
+from ecos_migration.store.devices import DeviceRecord, get_device, upsert_devices
+from ecos_migration.store.evidence import add_evidence
+from ecos_migration.store.models import all_models
+from ecos_migration.store.runs import DaySummary, migration_state_counts
+
+# Day of the period on which suppliers start upgrading the defective firmware.
+UPGRADE_AFTER_DAYS = 120
+UPGRADE_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What the demo generates and how long it runs."""
+
+    devices: int
+    seed: int
+    first: date
+    last: date
+    daily_capacity: int | None = None
+
+
+def load_fleet(engine: Engine, settings: Settings, fleet: GeneratedFleet, plan: DemoPlan) -> None:
+    """Load the generated inventory and the evidence suppliers already hold."""
+    clock = FixedClock(plan.first)
+    with engine.begin() as connection:
+        if any(migration_state_counts(connection).values()):
+            raise StateError(
+                f"the database {engine.url!r} already holds devices: the demo needs an empty one"
+            )
+        upsert_devices(
+            connection,
+            fleet.devices,
+            on=plan.first,
+            now=clock.now(),
+            seed=plan.seed,
+            policy=settings.eligibility.policy(),
+            actor="demo inventory",
+        )
+        ids = {model.key: model.id for model in all_models(connection)}
+        add_evidence(connection, evidence_rows(fleet, fleet.evidence_keys, ids))
+
+
+def _upgrade(
+    engine: Engine, settings: Settings, fleet: GeneratedFleet, day: date, seed: int
+) -> int:
+    """Apply the inventory snapshot of the firmware upgrade; return how many devices moved."""
+    records: list[DeviceRecord] = []
+    with engine.begin() as connection:
+        for record in upgrade_snapshot(fleet, UPGRADE_SHARE, seed):
+            current = get_device(connection, record.id)
+            if current is None or current["migration_state"] == MigrationState.MIGRATED.value:
+                continue
+            # A snapshot carries the credential the device holds now, not the one it had.
+            records.append(replace(record, credential=Credential(current["credential"])))
+        upsert_devices(
+            connection,
+            records,
+            on=day,
+            now=FixedClock(day).now(),
+            seed=seed,
+            policy=settings.eligibility.policy(),
+            actor="demo inventory",
+        )
+    return len(records)
+
+
+def run_demo(
+    engine: Engine,
+    settings: Settings,
+    strategy: ErrorStrategy,
+    plan: DemoPlan,
+    state_path: Path,
+    *,
+    on_day: Callable[[DaySummary], None] | None = None,
+    on_note: Callable[[date, str], None] | None = None,
+) -> Simulation:
+    """Generate the fleet, load it and run every day of the plan; return the simulation."""
+    fleet = generate_fleet(plan.devices, plan.seed, plan.first)
+    load_fleet(engine, settings, fleet, plan)
+    parameters = resolve_run(
+        engine,
+        seed=plan.seed,
+        start=plan.first,
+        scenario_text=DEMO_SCENARIO,
+        default_start=plan.first,
+    )
+    simulation = open_simulation(
+        engine, settings, strategy, parameters, state_path, daily_capacity=plan.daily_capacity
+    )
+    upgrade_day = plan.first + timedelta(days=UPGRADE_AFTER_DAYS)
+    day = plan.first
+    while day <= plan.last:
+        with engine.begin() as connection:
+            ids = {model.key: model.id for model in all_models(connection)}
+            arrived = evidence_rows(fleet, fleet.late_evidence_keys, ids, until=day, since=day)
+            add_evidence(connection, arrived)
+        if arrived and on_note is not None:
+            on_note(day, f"suppliers sent {len(arrived)} SRV 6.23 evidence records")
+        if day == upgrade_day:
+            moved = _upgrade(engine, settings, fleet, day, plan.seed)
+            sync_fleet(engine, simulation.parties, settings.eligibility.policy())
+            if on_note is not None:
+                on_note(day, f"suppliers upgraded {moved} devices to the fixed firmware")
+        summary = simulation.engine.run_day(day)
+        if on_day is not None:
+            on_day(summary)
+        day += timedelta(days=1)
+    return simulation

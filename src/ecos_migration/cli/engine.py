@@ -21,6 +21,7 @@ from ecos_migration.providers.simulated.fleet import truth_check
 from ecos_migration.providers.simulated.generator import DEMO_SCENARIO
 from ecos_migration.providers.simulated.scenario import load_scenario
 from ecos_migration.providers.simulated.state import default_state_path
+from ecos_migration.reporting import write_all_reports
 from ecos_migration.store.database import upgrade_schema
 from ecos_migration.store.incidents import list_incidents, resolve_incident
 from ecos_migration.store.models import all_models
@@ -239,7 +240,11 @@ def resolve(
 def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
     ctx: typer.Context,
     out: Annotated[
-        Path, typer.Option(help="Folder for the demo's files (scenario, simulator state).")
+        Path,
+        typer.Option(
+            help="Folder for the demo's files: inventory and evidence files, scenario, "
+            "simulator state and the reports/ folder."
+        ),
     ] = Path("demo"),
     devices: Annotated[int, typer.Option(min=100, help="Devices in the generated fleet.")] = 30000,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the fleet and the outcomes.")] = 1,
@@ -306,6 +311,7 @@ def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
             load_error_strategy(),
             plan,
             state_path,
+            out=out,
             on_day=report,
             on_note=note,
         )
@@ -314,6 +320,19 @@ def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
     finally:
         simulation.close()
     _print_demo_results(context, plan, every, len(mismatches))
+    _write_demo_reports(context, out / "reports", plan.last)
+
+
+def _write_demo_reports(context: AppContext, folder: Path, on: date) -> None:
+    with context.console.status("Writing the reports"):
+        reports = write_all_reports(context.engine(), context.settings, folder, on)
+    context.console.print(f"\nReports for {on.isoformat()} written to {folder}/:")
+    context.console.print(
+        f"  supplier reports ({reports.supplier_count} suppliers): {reports.suppliers}/"
+    )
+    context.console.print(f"  progress to the Secretary of State: {reports.progress_html}")
+    context.console.print(f"  published Non-Migratable Device Models: {reports.non_migratable}")
+    context.console.print(f"  deadline findings: {reports.compliance}")
 
 
 def _print_demo_results(context: AppContext, plan: DemoPlan, every: int, mismatches: int) -> None:

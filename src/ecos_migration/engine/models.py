@@ -153,7 +153,7 @@ class ModelLife:
                 kind="PROVING_STEP_FAILED",
                 reason=(
                     f"{step_text}: {counts.succeeded} of {counts.with_outcome} devices migrated "
-                    f"({rate:.0%}), below the required "
+                    f"({rate:.1%}), below the required "
                     f"{self.settings.proving.success_rate:.0%}"
                 ),
                 category=self.settings.suspension.proving_incident_category,

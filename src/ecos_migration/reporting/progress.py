@@ -29,8 +29,8 @@ from ecos_migration.store.reporting import (
     failures_by_error_code,
     migrated_per_day,
     models_by_state,
-    run_days,
 )
+from ecos_migration.store.runs import day_summaries
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class ProgressFigures:
 
 def _history_from_run_days(engine: Engine, on: date) -> list[HistoryDay]:
     with engine.connect() as connection:
-        days = [day for day in run_days(connection) if day.day <= on]
+        days = [day for day in day_summaries(connection) if day.day <= on]
     history: list[HistoryDay] = []
     total = 0
     for day in days:

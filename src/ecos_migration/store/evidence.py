@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Row, insert, select
 
 from ecos_migration.domain.evidence import Evidence, EvidenceKind, EvidenceSource
 from ecos_migration.store.schema import evidence
+
+
+def _from_row(row: Row[Any]) -> Evidence:
+    return Evidence(
+        device_id=row.device_id,
+        kind=EvidenceKind(row.kind),
+        occurred_on=row.occurred_on,
+        source=EvidenceSource(row.source),
+        model_id=row.model_id,
+        reference=row.reference,
+    )
 
 
 def add_evidence(connection: Connection, items: Iterable[Evidence]) -> int:
@@ -38,17 +50,7 @@ def evidence_for_models(connection: Connection, model_ids: Iterable[int]) -> Seq
         .where(evidence.c.model_id.in_(ids))
         .order_by(evidence.c.occurred_on, evidence.c.id)
     )
-    return [
-        Evidence(
-            device_id=row.device_id,
-            kind=EvidenceKind(row.kind),
-            occurred_on=row.occurred_on,
-            source=EvidenceSource(row.source),
-            model_id=row.model_id,
-            reference=row.reference,
-        )
-        for row in rows
-    ]
+    return [_from_row(row) for row in rows]
 
 
 def evidence_for_device(connection: Connection, device_id: str) -> Sequence[Evidence]:
@@ -58,14 +60,4 @@ def evidence_for_device(connection: Connection, device_id: str) -> Sequence[Evid
         .where(evidence.c.device_id == device_id)
         .order_by(evidence.c.occurred_on, evidence.c.id)
     )
-    return [
-        Evidence(
-            device_id=row.device_id,
-            kind=EvidenceKind(row.kind),
-            occurred_on=row.occurred_on,
-            source=EvidenceSource(row.source),
-            model_id=row.model_id,
-            reference=row.reference,
-        )
-        for row in rows
-    ]
+    return [_from_row(row) for row in rows]

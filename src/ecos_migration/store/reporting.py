@@ -132,35 +132,6 @@ def iter_supplier_report_devices(connection: Connection, on: date) -> Iterator[R
         yield row._mapping
 
 
-@dataclass(frozen=True, slots=True)
-class RunDay:
-    """One simulated day of the run, as the engine recorded it."""
-
-    day: date
-    started: int
-    migrated: int
-    failed: int
-    retried: int
-    in_scope_remaining: int
-    eligible: int
-
-
-def run_days(connection: Connection) -> list[RunDay]:
-    """Return every recorded run day, oldest first (one row per day, so a few hundred)."""
-    rows = connection.execute(
-        select(
-            run_day.c.day,
-            run_day.c.started,
-            run_day.c.migrated,
-            run_day.c.failed,
-            run_day.c.retried,
-            run_day.c.in_scope_remaining,
-            run_day.c.eligible,
-        ).order_by(run_day.c.day)
-    )
-    return [RunDay(*row) for row in rows]
-
-
 def migrated_per_day(connection: Connection) -> dict[date, int]:
     """Return how many devices migrated on each day, from MIGRATED events."""
     rows = connection.execute(

@@ -146,25 +146,34 @@ def stale_condition(on: date) -> ColumnElement[bool]:
     )
 
 
+def _stale_conditions(on: date) -> tuple[ColumnElement[bool], ...]:
+    """Return the parts of ``stale_condition``, each served by an index of its own."""
+    return (
+        and_(device.c.reason_until.is_not(None), device.c.reason_until <= on),
+        device.c.evaluated_on.is_(None),
+        device.c.evaluated_on > on,
+    )
+
+
 def refresh_stale(connection: Connection, on: date, policy: EligibilityPolicy) -> int:
     """Evaluate again, and store, every device whose cached result may not hold on ``on``.
 
-    The engine calls this once per simulated day before it selects devices.
+    The engine calls this once per simulated day before it selects devices, so each part of
+    the condition is read through its own index rather than by scanning the device table.
+    A stored result always leaves the condition (it is evaluated on ``on`` and any
+    ``reason_until`` it gets is after ``on``), so each batch is simply the next matching rows.
     """
     total = 0
-    while True:
-        # Keyset pagination on the primary key keeps each batch an index range scan.
-        rows = list(
-            connection.execute(
-                facts_select().where(stale_condition(on)).order_by(device.c.id).limit(BATCH_SIZE)
-            )
-        )
-        if not rows:
-            return total
-        _write_results(connection, _evaluate_rows(rows, on, policy), on)
-        total += len(rows)
-        if len(rows) < BATCH_SIZE:
-            return total
+    for condition in _stale_conditions(on):
+        while True:
+            rows = list(connection.execute(facts_select().where(condition).limit(BATCH_SIZE)))
+            if not rows:
+                break
+            _write_results(connection, _evaluate_rows(rows, on, policy), on)
+            total += len(rows)
+            if len(rows) < BATCH_SIZE:
+                break
+    return total
 
 
 @dataclass

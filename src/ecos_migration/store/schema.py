@@ -100,6 +100,7 @@ device = Table(
     # Covers the eligibility summary, so counting the fleet reads this index, not the table.
     Index(None, "device_type", "model_id", "reason", "evaluated_on", "reason_until"),
     Index(None, "reason_until"),
+    Index(None, "evaluated_on"),
     Index(None, "chf_id"),
     Index(None, "supplier_id"),
 )

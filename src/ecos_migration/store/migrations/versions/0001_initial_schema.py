@@ -176,6 +176,7 @@ def upgrade() -> None:
         ["device_type", "model_id", "reason", "evaluated_on", "reason_until"],
         unique=False,
     )
+    op.create_index(op.f("ix_device_evaluated_on"), "device", ["evaluated_on"], unique=False)
     op.create_index(
         op.f("ix_device_model_id_reason"), "device", ["model_id", "reason"], unique=False
     )
@@ -265,6 +266,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_device_reason_until"), table_name="device")
     op.drop_index(op.f("ix_device_reason_selection_key"), table_name="device")
     op.drop_index(op.f("ix_device_model_id_reason"), table_name="device")
+    op.drop_index(op.f("ix_device_evaluated_on"), table_name="device")
     op.drop_index(
         op.f("ix_device_device_type_model_id_reason_evaluated_on_reason_until"), table_name="device"
     )

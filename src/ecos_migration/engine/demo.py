@@ -49,7 +49,7 @@ UPGRADE_SHARE = 0.6
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """What the demo generates and how long it runs."""
+    """The fleet size, seed, days and capacity of one demo run."""
 
     devices: int
     seed: int
@@ -106,7 +106,7 @@ def _upgrade(
             current = get_device(connection, record.id)
             if current is None or current["migration_state"] == MigrationState.MIGRATED.value:
                 continue
-            # A snapshot carries the credential the device holds now, not the one it had.
+            # A snapshot carries the device's current credential, not the one it had before.
             records.append(replace(record, credential=Credential(current["credential"])))
     _import_inventory(engine, settings, out / f"inventory-{day.isoformat()}.csv", records, day)
     return len(records)

@@ -75,7 +75,8 @@ class RequestChecker:
             header = read_header(root)
             require_cos_request(header)
             request = read_cos_request(root, header)
-            signer = verify_signature(root, self.trust_store)
+            # The tree is dropped after the checks, so the digest may take the signature out.
+            signer = verify_signature(root, self.trust_store, detach=True)
             signer.check(at, request.originator)
             self.parties.require_importing_supplier(request.originator)
         except RejectedRequestError as rejection:

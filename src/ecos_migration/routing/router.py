@@ -51,7 +51,7 @@ class RequestChecker:
     """The checks of a request that need no database.
 
     Not for concurrent use from several threads: lxml schema validation keeps its error log
-    on the schema object. The HTTP service calls it from its event loop thread only.
+    on the schema object. The HTTP service calls it from one routing thread only.
     """
 
     def __init__(

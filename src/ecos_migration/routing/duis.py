@@ -109,8 +109,9 @@ def _sr(name: str) -> str:
 
 
 _REQUEST = _sr("Request")
-_HEADER_REQUEST_ID = (_sr("Header"), _sr("RequestID"))
-_HEADER_SERVICE_REFERENCE = (_sr("Header"), _sr("ServiceReference"))
+_HEADER = _sr("Header")
+_REQUEST_ID = _sr("RequestID")
+_SERVICE_REFERENCE = _sr("ServiceReference")
 _EXECUTION_DATE_TIME = (
     _sr("Body"),
     _sr("UpdateSecurityCredentialsCoS"),
@@ -158,8 +159,8 @@ def read_header(root: etree._Element) -> RequestHeader:
             RouteReason.NOT_A_COS_REQUEST,
             f"the message is a {etree.QName(root).localname}, not a Request",
         )
-    request_id = _text(root, _HEADER_REQUEST_ID) or ""
-    service_reference = _text(root, _HEADER_SERVICE_REFERENCE) or ""
+    request_id = _text(root, (_HEADER, _REQUEST_ID)) or ""
+    service_reference = _text(root, (_HEADER, _SERVICE_REFERENCE)) or ""
     parts = request_id.split(":")
     if len(parts) != 3:
         raise RejectedRequestError(

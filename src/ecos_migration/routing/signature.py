@@ -41,6 +41,7 @@ ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 ENVELOPED_SIGNATURE = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 P256_COORDINATE_BYTES = 32
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 def _ds(name: str) -> str:
@@ -203,9 +204,7 @@ def verify_signature(
     r = int.from_bytes(value[:P256_COORDINATE_BYTES], "big")
     s = int.from_bytes(value[P256_COORDINATE_BYTES:], "big")
     try:
-        signer.public_key.verify(
-            encode_dss_signature(r, s), canonical_signed_info, ec.ECDSA(hashes.SHA256())
-        )
+        signer.public_key.verify(encode_dss_signature(r, s), canonical_signed_info, _ECDSA_SHA256)
     except InvalidSignature as exc:
         raise _invalid("the signature value does not verify with the signer's key") from exc
     return signer

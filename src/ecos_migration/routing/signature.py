@@ -176,7 +176,7 @@ def verify_signature(
     Raises ``RejectedRequestError`` with SIGNATURE_MISSING, SIGNER_UNKNOWN or SIGNATURE_INVALID.
     The signer's certificate is not checked here (see ``Signer.check``). With ``detach``, the
     Signature element is removed from ``root`` to compute the digest without copying the
-    document (see ``document_digest``); use it only when ``root`` is not read afterwards.
+    document (see ``document_digest``), so pass it only when ``root`` is dropped afterwards.
     """
     signature = find_child(root, _SIGNATURE)
     if signature is None:

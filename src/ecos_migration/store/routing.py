@@ -46,7 +46,7 @@ _ROUTING_COLUMNS = select(
     device.c.migration_state,
 )
 _ROUTING_SELECT = _ROUTING_COLUMNS.where(device.c.id.in_(bindparam("ids", expanding=True)))
-# An expanding IN is rendered again on every execution; one device, the common case of a
+# An expanding IN is rendered again on every execution. So one device, the common case of a
 # lightly loaded service, uses a statement that is compiled once.
 _ROUTING_SELECT_ONE = _ROUTING_COLUMNS.where(device.c.id == bindparam("id"))
 _INSERT_COS_REQUEST = insert(cos_request)

@@ -16,7 +16,11 @@ from ecos_migration.errors import InputError
 from ecos_migration.routing.codes import RejectedRequestError, RouteReason
 from ecos_migration.routing.duis import parse_document
 from ecos_migration.routing.parties import Parties
-from ecos_migration.routing.signature import load_private_key, verify_signature
+from ecos_migration.routing.signature import (
+    document_digest,
+    load_private_key,
+    verify_signature,
+)
 from ecos_migration.routing.trust import TrustStore, issuer_key, unique_identifier
 from routing_support import (
     AT,
@@ -29,6 +33,7 @@ from routing_support import (
     request_bytes,
 )
 
+SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 VERIFYING_SAMPLES = [
     "message.xml",
     "ECS52_11.2_SUCCESS_RESPONSE_DUIS.XML",
@@ -212,3 +217,28 @@ def test_key_loads_from_der_and_pem(smartdcc: Path) -> None:
     assert load_private_key(pem).private_numbers() == der_key.private_numbers()
     with pytest.raises(InputError, match="PKCS#8"):
         load_private_key(b"not a key")
+
+
+@pytest.mark.parametrize("name", [*VERIFYING_SAMPLES, "readfw-response-badsignature.xml"])
+def test_detached_digest_equals_copied(smartdcc: Path, name: str) -> None:
+    data = (smartdcc / "duis" / "signed" / name).read_bytes()
+    copied_root = parse_document(data)
+    copied = document_digest(copied_root, copied_root.find(SIGNATURE))
+    detached_root = parse_document(data)
+    detached = document_digest(detached_root, detached_root.find(SIGNATURE), detach=True)
+    assert detached == copied
+    assert detached_root.find(SIGNATURE) is None
+
+
+@pytest.mark.parametrize("name", VERIFYING_SAMPLES)
+def test_detached_samples_verify(smartdcc: Path, trust_store: TrustStore, name: str) -> None:
+    root = parse_document((smartdcc / "duis" / "signed" / name).read_bytes())
+    signer = verify_signature(root, trust_store, detach=True)
+    assert signer.certificate.serial_number > 0
+
+
+def test_detached_tampered_request_fails(smartdcc: Path, trust_store: TrustStore) -> None:
+    data = request_bytes(smartdcc).replace(b"1312345678333", b"1312345678334")
+    with pytest.raises(RejectedRequestError) as error:
+        verify_signature(parse_document(data), trust_store, detach=True)
+    assert "digest" in error.value.detail

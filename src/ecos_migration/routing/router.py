@@ -51,7 +51,7 @@ class RequestChecker:
     """The checks of a request that need no database.
 
     Not for concurrent use from several threads: lxml schema validation keeps its error log
-    on the schema object. The HTTP service calls it from its event loop thread only.
+    on the schema object. The HTTP service calls it from one routing thread only.
     """
 
     def __init__(
@@ -75,7 +75,8 @@ class RequestChecker:
             header = read_header(root)
             require_cos_request(header)
             request = read_cos_request(root, header)
-            signer = verify_signature(root, self.trust_store)
+            # The tree is dropped after the checks, so the digest may take the signature out.
+            signer = verify_signature(root, self.trust_store, detach=True)
             signer.check(at, request.originator)
             self.parties.require_importing_supplier(request.originator)
         except RejectedRequestError as rejection:

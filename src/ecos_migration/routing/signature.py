@@ -33,7 +33,7 @@ from lxml import etree
 
 from ecos_migration.errors import InputError
 from ecos_migration.routing.codes import RejectedRequestError, RouteReason
-from ecos_migration.routing.duis import DS_NAMESPACE
+from ecos_migration.routing.duis import DS_NAMESPACE, find_child, find_text
 from ecos_migration.routing.trust import Signer, TrustStore
 
 EXCLUSIVE_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -41,15 +41,16 @@ ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 ENVELOPED_SIGNATURE = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 P256_COORDINATE_BYTES = 32
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 def _ds(name: str) -> str:
     return f"{{{DS_NAMESPACE}}}{name}"
 
 
-def _ds_path(path: str) -> str:
-    """Return ``ds:A/ds:B`` in Clark notation; lxml finds those without a prefix map."""
-    return "/".join(_ds(step.removeprefix("ds:")) for step in path.split("/"))
+def _ds_path(path: str) -> tuple[str, ...]:
+    """Return the steps of ``ds:A/ds:B`` in Clark notation, for ``find_child``."""
+    return tuple(_ds(step.removeprefix("ds:")) for step in path.split("/"))
 
 
 _SIGNATURE = _ds("Signature")
@@ -57,7 +58,8 @@ _SIGNED_INFO = _ds("SignedInfo")
 _CANONICALIZATION_METHOD = _ds("CanonicalizationMethod")
 _SIGNATURE_METHOD = _ds("SignatureMethod")
 _REFERENCE = _ds("Reference")
-_TRANSFORM = _ds_path("ds:Transforms/ds:Transform")
+_TRANSFORMS = _ds("Transforms")
+_TRANSFORM = _ds("Transform")
 _DIGEST_METHOD = _ds("DigestMethod")
 _DIGEST_VALUE = _ds("DigestValue")
 _SIGNATURE_VALUE = _ds("SignatureValue")
@@ -69,8 +71,8 @@ def _invalid(detail: str) -> RejectedRequestError:
     return RejectedRequestError(RouteReason.SIGNATURE_INVALID, detail)
 
 
-def _algorithm(element: etree._Element, path: str) -> str | None:
-    found = element.find(path)
+def _algorithm(element: etree._Element, tag: str) -> str | None:
+    found = find_child(element, tag)
     return found.get("Algorithm") if found is not None else None
 
 
@@ -82,11 +84,15 @@ def _check_signed_info(signed_info: etree._Element) -> etree._Element:
     method = _algorithm(signed_info, _SIGNATURE_METHOD)
     if method != ECDSA_SHA256:
         raise _invalid(f"unsupported signature method {method}, expected ECDSA-SHA256")
-    references = signed_info.findall(_REFERENCE)
+    references = list(signed_info.iterchildren(_REFERENCE))
     if len(references) != 1 or references[0].get("URI") != "":
         raise _invalid('expected exactly one Reference to the whole document (URI="")')
     reference = references[0]
-    transforms = [t.get("Algorithm") for t in reference.findall(_TRANSFORM)]
+    transforms = [
+        transform.get("Algorithm")
+        for group in reference.iterchildren(_TRANSFORMS)
+        for transform in group.iterchildren(_TRANSFORM)
+    ]
     if transforms != [ENVELOPED_SIGNATURE]:
         raise _invalid(f"unsupported reference transforms {transforms}")
     digest_method = _algorithm(reference, _DIGEST_METHOD)
@@ -95,15 +101,22 @@ def _check_signed_info(signed_info: etree._Element) -> etree._Element:
     return reference
 
 
-def document_digest(root: etree._Element, signature: etree._Element | None) -> bytes:
+def document_digest(
+    root: etree._Element, signature: etree._Element | None, *, detach: bool = False
+) -> bytes:
     """Return the SHA-256 of ``root`` canonicalised without ``signature`` (inclusive C14N).
 
-    The Signature element is removed from a copy of the tree. Removing it in place and putting
-    it back would change SignedInfo, because lxml rebinds a moved element to an equal namespace
-    declaration of its new parent. DCC's samples declare the XML-DSig namespace twice, as
-    ``ds`` and ``ns3``.
+    By default the Signature element is removed from a copy of the tree. Removing it in place
+    and putting it back would change SignedInfo, because lxml rebinds a moved element to an
+    equal namespace declaration of its new parent. DCC's samples declare the XML-DSig
+    namespace twice, as ``ds`` and ``ns3``. With ``detach``, the Signature element is removed
+    from ``root`` itself and not put back, which saves the copy when the caller drops the tree.
+    Removing an element changes only the removed subtree, so the rest canonicalises the same.
     """
     if signature is None:
+        return hashlib.sha256(etree.tostring(root, method="c14n", with_comments=False)).digest()
+    if detach:
+        _remove_keeping_tail(signature)
         return hashlib.sha256(etree.tostring(root, method="c14n", with_comments=False)).digest()
     indexes: list[int] = []
     element = signature
@@ -142,8 +155,8 @@ def _decode_base64(text: str | None, what: str) -> bytes:
 
 def find_signer(signature: etree._Element, trust_store: TrustStore) -> Signer:
     """Return the trusted certificate named by the signature's X509IssuerSerial."""
-    issuer = signature.findtext(_ISSUER_NAME)
-    serial_text = signature.findtext(_SERIAL_NUMBER)
+    issuer = find_text(signature, *_ISSUER_NAME)
+    serial_text = find_text(signature, *_SERIAL_NUMBER)
     if not issuer or not serial_text:
         raise RejectedRequestError(
             RouteReason.SIGNER_UNKNOWN, "the signature names no X509IssuerName and X509SerialNumber"
@@ -155,39 +168,43 @@ def find_signer(signature: etree._Element, trust_store: TrustStore) -> Signer:
     return trust_store.find(issuer.strip(), serial)
 
 
-def verify_signature(root: etree._Element, trust_store: TrustStore) -> Signer:
+def verify_signature(
+    root: etree._Element, trust_store: TrustStore, *, detach: bool = False
+) -> Signer:
     """Verify the enveloped XML Signature of a DUIS message; return its signer.
 
     Raises ``RejectedRequestError`` with SIGNATURE_MISSING, SIGNER_UNKNOWN or SIGNATURE_INVALID.
-    The signer's certificate is not checked here (see ``Signer.check``).
+    The signer's certificate is not checked here (see ``Signer.check``). With ``detach``, the
+    Signature element is removed from ``root`` to compute the digest without copying the
+    document (see ``document_digest``), so pass it only when ``root`` is dropped afterwards.
     """
-    signature = root.find(_SIGNATURE)
+    signature = find_child(root, _SIGNATURE)
     if signature is None:
         raise RejectedRequestError(
             RouteReason.SIGNATURE_MISSING, "the request carries no ds:Signature"
         )
-    signed_info = signature.find(_SIGNED_INFO)
+    signed_info = find_child(signature, _SIGNED_INFO)
     if signed_info is None:
         raise _invalid("the signature has no SignedInfo")
     reference = _check_signed_info(signed_info)
     signer = find_signer(signature, trust_store)
 
-    expected_digest = _decode_base64(reference.findtext(_DIGEST_VALUE), "DigestValue")
-    if not hmac.compare_digest(document_digest(root, signature), expected_digest):
+    expected_digest = _decode_base64(find_text(reference, _DIGEST_VALUE), "DigestValue")
+    # Read before the digest, which may detach the signature from the document.
+    value_text = find_text(signature, _SIGNATURE_VALUE)
+    canonical_signed_info = etree.tostring(
+        signed_info, method="c14n", exclusive=True, with_comments=False
+    )
+    if not hmac.compare_digest(document_digest(root, signature, detach=detach), expected_digest):
         raise _invalid("the digest of the document does not match DigestValue")
 
-    value = _decode_base64(signature.findtext(_SIGNATURE_VALUE), "SignatureValue")
+    value = _decode_base64(value_text, "SignatureValue")
     if len(value) != 2 * P256_COORDINATE_BYTES:
         raise _invalid(f"SignatureValue is {len(value)} bytes, expected 64 (r || s of P-256)")
     r = int.from_bytes(value[:P256_COORDINATE_BYTES], "big")
     s = int.from_bytes(value[P256_COORDINATE_BYTES:], "big")
-    canonical_signed_info = etree.tostring(
-        signed_info, method="c14n", exclusive=True, with_comments=False
-    )
     try:
-        signer.public_key.verify(
-            encode_dss_signature(r, s), canonical_signed_info, ec.ECDSA(hashes.SHA256())
-        )
+        signer.public_key.verify(encode_dss_signature(r, s), canonical_signed_info, _ECDSA_SHA256)
     except InvalidSignature as exc:
         raise _invalid("the signature value does not verify with the signer's key") from exc
     return signer

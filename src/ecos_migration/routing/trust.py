@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 IssuerKey = tuple[tuple[str, str], ...]
 
 
+# Cached: every request names its signer's issuer, and the few issuers repeat.
+@functools.lru_cache(maxsize=1024)
 def issuer_key(distinguished_name: str) -> IssuerKey:
     """Return a comparable form of a distinguished name such as ``CN=Z1, OU=07``.
 

@@ -38,13 +38,17 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 # Built once: constructing and coercing the statement on every request costs more than the
 # SQLite lookup itself.
-_ROUTING_SELECT = select(
+_ROUTING_COLUMNS = select(
     device.c.id,
     device.c.device_type,
     device.c.generation,
     device.c.credential,
     device.c.migration_state,
-).where(device.c.id.in_(bindparam("ids", expanding=True)))
+)
+_ROUTING_SELECT = _ROUTING_COLUMNS.where(device.c.id.in_(bindparam("ids", expanding=True)))
+# An expanding IN is rendered again on every execution. So one device, the common case of a
+# lightly loaded service, uses a statement that is compiled once.
+_ROUTING_SELECT_ONE = _ROUTING_COLUMNS.where(device.c.id == bindparam("id"))
 _INSERT_COS_REQUEST = insert(cos_request)
 
 
@@ -52,8 +56,15 @@ def routing_devices(connection: Connection, device_ids: Iterable[str]) -> dict[s
     """Return the routing facts of the named devices that are in the inventory."""
     ids = list(dict.fromkeys(device_ids))
     found: dict[str, RoutingDevice] = {}
-    for chunk in _chunks(ids, BATCH_SIZE):
-        for row in connection.execute(_ROUTING_SELECT, {"ids": list(chunk)}):
+    if len(ids) == 1:
+        results = [connection.execute(_ROUTING_SELECT_ONE, {"id": ids[0]})]
+    else:
+        results = [
+            connection.execute(_ROUTING_SELECT, {"ids": list(chunk)})
+            for chunk in _chunks(ids, BATCH_SIZE)
+        ]
+    for result in results:
+        for row in result:
             found[row.id] = RoutingDevice(
                 device_id=row.id,
                 device_type=DeviceType(row.device_type),

@@ -21,7 +21,12 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ecos_migration.domain.device import DeviceModelKey, DeviceType, MigrationState, SmiStatus
-from ecos_migration.domain.eligibility import DeviceFacts, EligibilityPolicy, evaluate_device
+from ecos_migration.domain.eligibility import (
+    DeviceEligibility,
+    DeviceFacts,
+    EligibilityPolicy,
+    evaluate_device,
+)
 from ecos_migration.errors import InputError, StoreError
 from ecos_migration.inventory.csv_reader import read_inventory_csv
 from ecos_migration.inventory.duis_reader import NOT_CARRIED, read_dsp_inventory
@@ -45,6 +50,9 @@ from ecos_migration.store.models import ensure_models
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
+# Bound of the cache of eligibility results by facts; far above the distinct facts of a
+# realistic fleet, so it only guards memory against a file of unusual variety.
+_MAX_CACHED_EVALUATIONS = 200_000
 
 # Inventory fields as named in the CSV, and the device column each one fills.
 _COLUMN_OF_FIELD = {"cos_credential": "credential"}
@@ -284,6 +292,8 @@ class _Loader:
         self.unresolved_gpfs: list[str] = []
         self.seed = selection_seed(connection)
         self.model_ids: dict[DeviceModelKey, int] = {}
+        self.evaluated: dict[tuple[Any, ...], DeviceEligibility] = {}
+        self.day_texts: dict[date, str] = {}
         self.keep = frozenset(_COLUMN_OF_FIELD.get(name, name) for name in result.not_carried)
 
     def load(self, batch: list[DeviceRecord], absent: dict[str, frozenset[str]]) -> None:
@@ -341,13 +351,28 @@ class _Loader:
             statuses[hub_id] = SmiStatus(status)
         return statuses
 
-    def _row(self, record: DeviceRecord, on: date, hubs: dict[str, SmiStatus]) -> tuple[Any, ...]:
-        # The store was empty, so a GPF's hub can only be a CHF of this file.
-        hub = None
-        if record.device_type is DeviceType.GPF and record.chf_id is not None:
-            hub = hubs.get(record.chf_id)
-            if hub is None:
-                self.unresolved_gpfs.append(record.id)
+    def _eligibility(
+        self, record: DeviceRecord, hub: SmiStatus | None, on: date
+    ) -> DeviceEligibility:
+        """Evaluate the pure rule, once per distinct combination of facts.
+
+        A fleet has millions of devices but far fewer combinations of the facts the rule
+        reads (most dates repeat across devices), and the rule is a pure function of those
+        facts and the date, so its result for equal facts can be reused.
+        """
+        key = (
+            record.generation,
+            record.device_type,
+            record.smi_status,
+            record.credential,
+            record.comms_status,
+            hub,
+            record.commissioned_on,
+            record.last_change_of_supplier_on,
+        )
+        found = self.evaluated.get(key)
+        if found is not None:
+            return found
         facts = DeviceFacts(
             generation=record.generation,
             device_type=record.device_type,
@@ -359,18 +384,35 @@ class _Loader:
             commissioned_on=record.commissioned_on,
             last_change_of_supplier_on=record.last_change_of_supplier_on,
         )
-        eligibility = evaluate_device(facts, on, self.options.policy)
-        # Enum members are str subclasses, which both drivers bind as text. SQLAlchemy keeps
-        # a SQLite Date as ISO text, and this path bypasses its types, so dates are
-        # converted here for SQLite.
-        dates: tuple[Any, ...] = (
-            record.commissioned_on,
-            record.last_change_of_supplier_on,
-            on,
-            eligibility.until,
-        )
-        if self.sqlite:
-            dates = tuple(d.isoformat() if d is not None else None for d in dates)
+        found = evaluate_device(facts, on, self.options.policy)
+        if len(self.evaluated) >= _MAX_CACHED_EVALUATIONS:
+            self.evaluated.clear()
+        self.evaluated[key] = found
+        return found
+
+    def _day(self, day: date | None) -> Any:
+        """Return ``day`` as the driver binds it: ISO text on SQLite, the date on PostgreSQL.
+
+        SQLAlchemy keeps a SQLite Date as ISO text, and this path bypasses its types.
+        """
+        if day is None or not self.sqlite:
+            return day
+        text = self.day_texts.get(day)
+        if text is None:
+            text = self.day_texts[day] = day.isoformat()
+        return text
+
+    def _row(self, record: DeviceRecord, on: date, hubs: dict[str, SmiStatus]) -> tuple[Any, ...]:
+        # The store was empty, so a GPF's hub can only be a CHF of this file.
+        hub = None
+        if record.chf_id is not None and record.device_type is DeviceType.GPF:
+            hub = hubs.get(record.chf_id)
+            if hub is None:
+                self.unresolved_gpfs.append(record.id)
+        eligibility = self._eligibility(record, hub, on)
+        # Enum members are str subclasses, which both drivers bind as text.
+        day = self._day
+        on_value = day(on)
         return (
             record.id,
             record.device_type,
@@ -380,14 +422,14 @@ class _Loader:
             record.chf_id,
             record.supplier_id,
             record.mpxn,
-            dates[0],
-            dates[1],
+            day(record.commissioned_on),
+            day(record.last_change_of_supplier_on),
             record.comms_status,
             record.credential,
             MigrationState.NOT_STARTED.value,
-            dates[2],
+            on_value,
             eligibility.reason,
-            dates[3],
-            dates[2],
+            day(eligibility.until),
+            on_value,
             selection_key(self.seed, record.id),
         )

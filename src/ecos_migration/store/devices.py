@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
@@ -28,9 +28,12 @@ from ecos_migration.store.schema import device
 BATCH_SIZE = 5000
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRecord:
-    """One device as an inventory snapshot describes it, already validated."""
+class DeviceRecord(NamedTuple):
+    """One device as an inventory snapshot describes it, already validated.
+
+    A named tuple rather than a frozen dataclass: an import builds one per row, and a
+    frozen dataclass took about 4 microseconds to build against well under one for a tuple.
+    """
 
     id: str
     device_type: DeviceType
@@ -258,4 +261,4 @@ def get_device(connection: Connection, device_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-RECORD_FIELDS = tuple(f.name for f in fields(DeviceRecord))
+RECORD_FIELDS = DeviceRecord._fields

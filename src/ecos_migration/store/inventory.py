@@ -218,6 +218,8 @@ def find_duplicates(connection: Connection, items: Sequence[tuple[str, int]]) ->
     The statements go to the driver directly: compiling a 10,000-value IN list through
     SQLAlchemy for every batch cost more than the lookup itself.
     """
+    if connection.dialect.name == "sqlite":
+        return _sqlite_duplicates(connection, items)
     ids = [device_id for device_id, _line in items]
     earlier = _earlier_lines(connection, ids)
     first_lines: dict[str, int] = {}
@@ -237,6 +239,30 @@ def find_duplicates(connection: Connection, items: Sequence[tuple[str, int]]) ->
     else:
         connection.exec_driver_sql("INSERT INTO import_line (id, line) VALUES (?, ?)", new_rows)
     return duplicates
+
+
+def _sqlite_duplicates(
+    connection: Connection, items: Sequence[tuple[str, int]]
+) -> dict[int, int]:
+    """Register the pairs with ``INSERT OR IGNORE``; look lines up only if some id repeats.
+
+    The insert keeps the first row of each id, in file order, so when it added fewer rows
+    than it was given, a row whose line differs from its id's stored line is a duplicate
+    of that line. In the usual case of no duplicate this skips the lookup of every id.
+    """
+    if not items:
+        return {}
+    added = connection.exec_driver_sql(
+        "INSERT OR IGNORE INTO import_line (id, line) VALUES (?, ?)", list(items)
+    ).rowcount
+    if added == len(items):
+        return {}
+    first_lines = _earlier_lines(connection, [device_id for device_id, _line in items])
+    return {
+        position: first_lines[device_id]
+        for position, (device_id, line) in enumerate(items)
+        if first_lines[device_id] != line
+    }
 
 
 def _earlier_lines(connection: Connection, ids: list[str]) -> dict[str, int]:

@@ -33,7 +33,7 @@ from ecos_migration.inventory.duis_reader import NOT_CARRIED, read_dsp_inventory
 from ecos_migration.inventory.problems import MAX_LISTED_PROBLEMS, Problem, describe_problems
 from ecos_migration.inventory.records import ParsedRow
 from ecos_migration.inventory.rejects import RejectsWriter
-from ecos_migration.store.devices import DeviceRecord, selection_key, upsert_devices
+from ecos_migration.store.devices import DeviceRecord, selection_keys, upsert_devices
 from ecos_migration.store.eligibility import refresh_devices
 from ecos_migration.store.inventory import (
     find_duplicates,
@@ -53,6 +53,7 @@ BATCH_SIZE = 10_000
 # Bound of the cache of eligibility results by facts; far above the distinct facts of a
 # realistic fleet, so it only guards memory against a file of unusual variety.
 _MAX_CACHED_EVALUATIONS = 200_000
+_MISSING = object()
 
 # Inventory fields as named in the CSV, and the device column each one fills.
 _COLUMN_OF_FIELD = {"cos_credential": "credential"}
@@ -293,7 +294,8 @@ class _Loader:
         self.seed = selection_seed(connection)
         self.model_ids: dict[DeviceModelKey, int] = {}
         self.evaluated: dict[tuple[Any, ...], DeviceEligibility] = {}
-        self.day_texts: dict[date, str] = {}
+        self.day_values: dict[date | None, Any] = {}
+        self.selection_key = selection_keys(self.seed)
         self.keep = frozenset(_COLUMN_OF_FIELD.get(name, name) for name in result.not_carried)
 
     def load(self, batch: list[DeviceRecord], absent: dict[str, frozenset[str]]) -> None:
@@ -320,24 +322,35 @@ class _Loader:
         self.result.events += upserted.events
 
     def finish(self) -> None:
-        """Evaluate again the GPFs whose hub came later in the file than they did."""
+        """Record the added devices' events; evaluate again GPFs listed before their hub.
+
+        On the bulk path the ``DEVICE_ADDED`` events are written once all devices are in,
+        by one statement over the device table, which holds exactly this file's devices.
+        """
+        if self.result.bulk_path and self.result.inserted:
+            options = self.options
+            self.result.events += insert_added_events(
+                self.connection, options.on, options.now, options.actor
+            )
         if self.unresolved_gpfs:
             refresh_devices(
                 self.connection, self.unresolved_gpfs, self.options.on, self.options.policy
             )
 
     def _insert(self, batch: list[DeviceRecord]) -> None:
-        missing = {r.model_key for r in batch if r.model_key and r.model_key not in self.model_ids}
-        if missing:
-            self.model_ids.update(ensure_models(self.connection, missing))
         hubs = self._hub_statuses(batch)
         on = self.options.on
         rows = [self._row(record, on, hubs) for record in batch]
         insert_device_rows(self.connection, rows)
-        self.result.events += insert_added_events(
-            self.connection, (r.id for r in batch), on, self.options.now, self.options.actor
-        )
         self.result.inserted += len(batch)
+
+    def _model_id(self, key: DeviceModelKey) -> int:
+        """Return the id of a Device Model, adding it on its first device in the file."""
+        found = self.model_ids.get(key)
+        if found is None:
+            self.model_ids.update(ensure_models(self.connection, {key}))
+            found = self.model_ids[key]
+        return found
 
     def _hub_statuses(self, batch: list[DeviceRecord]) -> dict[str, SmiStatus]:
         """Return the SMI status of the hubs of the batch's GPFs: this batch's or stored."""
@@ -393,14 +406,15 @@ class _Loader:
     def _day(self, day: date | None) -> Any:
         """Return ``day`` as the driver binds it: ISO text on SQLite, the date on PostgreSQL.
 
-        SQLAlchemy keeps a SQLite Date as ISO text, and this path bypasses its types.
+        SQLAlchemy keeps a SQLite Date as ISO text, and this path bypasses its types. The
+        texts are cached, since a fleet's dates repeat.
         """
-        if day is None or not self.sqlite:
-            return day
-        text = self.day_texts.get(day)
-        if text is None:
-            text = self.day_texts[day] = day.isoformat()
-        return text
+        value = self.day_values.get(day, _MISSING)
+        if value is _MISSING:
+            value = self.day_values[day] = (
+                day.isoformat() if self.sqlite and day is not None else day
+            )
+        return value
 
     def _row(self, record: DeviceRecord, on: date, hubs: dict[str, SmiStatus]) -> tuple[Any, ...]:
         # The store was empty, so a GPF's hub can only be a CHF of this file.
@@ -413,12 +427,13 @@ class _Loader:
         # Enum members are str subclasses, which both drivers bind as text.
         day = self._day
         on_value = day(on)
+        model_key = record.model_key
         return (
             record.id,
             record.device_type,
             record.generation,
             record.smi_status,
-            self.model_ids[record.model_key] if record.model_key else None,
+            self._model_id(model_key) if model_key is not None else None,
             record.chf_id,
             record.supplier_id,
             record.mpxn,
@@ -431,5 +446,5 @@ class _Loader:
             eligibility.reason,
             day(eligibility.until),
             on_value,
-            selection_key(self.seed, record.id),
+            self.selection_key(record.id),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -75,6 +75,23 @@ def selection_key(seed: int, device_id: str) -> int:
         device_id.encode("ascii"), digest_size=8, key=seed.to_bytes(8, "big", signed=False)
     ).digest()
     return int.from_bytes(digest, "big") >> 1
+
+
+def selection_keys(seed: int) -> Callable[[str], int]:
+    """Return a function computing ``selection_key(seed, device_id)`` for many devices.
+
+    Keying BLAKE2b costs a compression of the key block per hash; copying a hasher that
+    has already absorbed the key skips it, which matters for a million devices.
+    """
+    keyed = hashlib.blake2b(digest_size=8, key=seed.to_bytes(8, "big", signed=False))
+    from_bytes = int.from_bytes
+
+    def key_of(device_id: str) -> int:
+        hasher = keyed.copy()
+        hasher.update(device_id.encode("ascii"))
+        return from_bytes(hasher.digest(), "big") >> 1
+
+    return key_of
 
 
 def _row_values(record: DeviceRecord, model_ids: dict[DeviceModelKey, int]) -> dict[str, Any]:

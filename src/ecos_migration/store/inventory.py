@@ -117,24 +117,30 @@ def insert_device_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) 
     connection.exec_driver_sql(f"INSERT INTO device ({names}) VALUES ({marks})", rows)
 
 
-def insert_added_events(
-    connection: Connection, device_ids: Iterable[str], on: date, now: datetime, actor: str
-) -> int:
-    """Record a ``DEVICE_ADDED`` event for each new device in one batch; return how many."""
+def insert_added_events(connection: Connection, on: date, now: datetime, actor: str) -> int:
+    """Record a ``DEVICE_ADDED`` event for every stored device, in one statement.
+
+    Only for the first snapshot into a store that had no device, so every stored device
+    was added by it. The events are the same rows a per-batch insert would write, one per
+    device, but built by the database from the device table rather than sent row by row.
+    On SQLite they follow the order the devices were inserted in. Returns how many.
+    """
+    columns = ", ".join(_EVENT_COLUMNS)
     if connection.dialect.name == "postgresql":
-        rows = [(device_id, on, now, "DEVICE_ADDED", actor) for device_id in device_ids]
-        _copy(connection, f"COPY device_event ({', '.join(_EVENT_COLUMNS)}) FROM STDIN", rows)
-        return len(rows)
+        result = connection.exec_driver_sql(
+            f"INSERT INTO device_event ({columns}) "
+            "SELECT id, %s, %s, 'DEVICE_ADDED', %s FROM device",
+            (on, now, actor),
+        )
+        return int(result.rowcount)
     # SQLAlchemy's SQLite DateTime text form; time zone offsets are not stored on SQLite.
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-    day = on.isoformat()
-    sqlite_rows = [(device_id, day, stamp, "DEVICE_ADDED", actor) for device_id in device_ids]
-    if sqlite_rows:
-        connection.exec_driver_sql(
-            f"INSERT INTO device_event ({', '.join(_EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-            sqlite_rows,
-        )
-    return len(sqlite_rows)
+    result = connection.exec_driver_sql(
+        f"INSERT INTO device_event ({columns}) "
+        "SELECT id, ?, ?, 'DEVICE_ADDED', ? FROM device ORDER BY rowid",
+        (on.isoformat(), stamp, actor),
+    )
+    return int(result.rowcount)
 
 
 def _copy(connection: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -241,9 +247,7 @@ def find_duplicates(connection: Connection, items: Sequence[tuple[str, int]]) ->
     return duplicates
 
 
-def _sqlite_duplicates(
-    connection: Connection, items: Sequence[tuple[str, int]]
-) -> dict[int, int]:
+def _sqlite_duplicates(connection: Connection, items: Sequence[tuple[str, int]]) -> dict[int, int]:
     """Register the pairs with ``INSERT OR IGNORE``; look lines up only if some id repeats.
 
     The insert keeps the first row of each id, in file order, so when it added fewer rows

@@ -50,8 +50,8 @@ from ecos_migration.store.models import ensure_models
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
-# Bound of the cache of eligibility results by facts; far above the distinct facts of a
-# realistic fleet, so it only guards memory against a file of unusual variety.
+# Entries of the cache of eligibility results by facts, a bound on its memory (an estimated
+# 50 MB when full). When full it is emptied and fills again from the rows that follow.
 _MAX_CACHED_EVALUATIONS = 200_000
 _MISSING = object()
 

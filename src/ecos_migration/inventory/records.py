@@ -219,7 +219,7 @@ _MAX_CACHED_MODEL_KEYS = 10_000
 def _model_key(
     device_type: DeviceType, manufacturer: str, model: str, firmware: str
 ) -> DeviceModelKey:
-    """Return the (shared) key of a Device Model; a fleet has a few hundred of them."""
+    """Return the shared key object of a Device Model, since a fleet has a few hundred models."""
     parts = (device_type, manufacturer, model, firmware)
     key = _MODEL_KEYS.get(parts)
     if key is None:
@@ -232,7 +232,7 @@ def _model_key(
 def quick_record(values: tuple[str, ...], policy: EligibilityPolicy) -> DeviceRecord | None:
     """Return the record of an inventory row that passes every check, else ``None``.
 
-    ``values`` holds the stripped fields in ``INVENTORY_COLUMNS`` order. This applies the
+    ``values`` contains the stripped fields in ``INVENTORY_COLUMNS`` order. This applies the
     checks of ``build_record`` in one pass with dictionary lookups and no problem
     collection, because nearly every row of a large file is valid. ``None`` only means
     "not certainly valid": the caller then runs ``build_record``, which is the one source

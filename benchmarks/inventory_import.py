@@ -146,11 +146,14 @@ class ChildRun:
     peak_mib: int
 
 
-def timed(command: list[str], stdin: bytes | None = None) -> ChildRun:
+def timed(
+    command: list[str], stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> ChildRun:
     """Run ``command`` and measure it alone, through ``os.wait4`` on its process id."""
     start = time.perf_counter()
     process = subprocess.Popen(
         command,
+        env=env,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -187,11 +190,18 @@ def postgres_floor(csv_path: Path, url: str) -> ChildRun:
     return timed(["psql", "-q", url, "-c", copy])
 
 
-def product_import(url: str, csv_path: Path) -> ChildRun:
-    """Create the schema, then time ``inventory import`` as a child process."""
+def product_import(url: str, csv_path: Path, src: Path | None = None) -> ChildRun:
+    """Create the schema, then time ``inventory import`` as a child process.
+
+    ``src`` is a folder holding another version of the ``ecos_migration`` package (for
+    example ``git archive`` of an earlier commit), run instead of the installed one.
+    """
+    env = None
+    if src is not None:
+        env = {**os.environ, "PYTHONPATH": str(src)}
     cli = [sys.executable, "-m", "ecos_migration", "--db", url]
-    subprocess.run([*cli, "init"], check=True, stdout=subprocess.DEVNULL)
-    return timed([*cli, "inventory", "import", str(csv_path), "--on", ON.isoformat()])
+    subprocess.run([*cli, "init"], check=True, stdout=subprocess.DEVNULL, env=env)
+    return timed([*cli, "inventory", "import", str(csv_path), "--on", ON.isoformat()], env=env)
 
 
 def record(figures: dict[str, object], name: str, run: ChildRun) -> None:
@@ -220,8 +230,14 @@ def summary_seconds(url: str) -> float:
     return best
 
 
-def run(devices: int, postgres_admin: str) -> dict[str, object]:
-    """Run every measurement and return the figures."""
+def run(
+    devices: int, postgres_admin: str, src: Path | None = None, before: Path | None = None
+) -> dict[str, object]:
+    """Run every measurement and return the figures.
+
+    With ``before``, the import of that version is timed too, on the same file in the same
+    run, so the two can be compared as ratios to the same floor.
+    """
     figures: dict[str, object] = {"devices": devices, "on": ON.isoformat()}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -235,7 +251,11 @@ def run(devices: int, postgres_admin: str) -> dict[str, object]:
         record(figures, "cli_startup", startup)
         record(figures, "sqlite_floor", sqlite_floor(csv_path, folder))
         url = f"sqlite:///{folder / 'product.db'}"
-        record(figures, "sqlite_import", product_import(url, csv_path))
+        if before is not None:
+            before_url = f"sqlite:///{folder / 'before.db'}"
+            record(figures, "sqlite_import_before", product_import(before_url, csv_path, before))
+            (folder / "before.db").unlink()
+        record(figures, "sqlite_import", product_import(url, csv_path, src))
         figures["sqlite_summary_seconds"] = round(summary_seconds(url), 3)
 
         name = f"ecos_bench_{uuid.uuid4().hex[:10]}"
@@ -243,20 +263,27 @@ def run(devices: int, postgres_admin: str) -> dict[str, object]:
         with psycopg.connect(postgres_admin, autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
             admin.execute(f'CREATE DATABASE "{name}_floor"')
+            admin.execute(f'CREATE DATABASE "{name}_before"')
         try:
             record(figures, "postgres_floor", postgres_floor(csv_path, f"{base}/{name}_floor"))
             pg_url = f"{base}/{name}"
-            record(figures, "postgres_import", product_import(pg_url, csv_path))
+            if before is not None:
+                run_before = product_import(f"{base}/{name}_before", csv_path, before)
+                record(figures, "postgres_import_before", run_before)
+            record(figures, "postgres_import", product_import(pg_url, csv_path, src))
             figures["postgres_summary_seconds"] = round(summary_seconds(pg_url), 3)
         finally:
             with psycopg.connect(postgres_admin, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}_floor" WITH (FORCE)')
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}_before" WITH (FORCE)')
     for db in ("sqlite", "postgres"):
         floor = figures[f"{db}_floor_seconds"]
-        product = figures[f"{db}_import_seconds"]
-        assert isinstance(floor, float) and isinstance(product, float)
-        figures[f"{db}_import_to_floor_ratio"] = round(product / floor, 2)
+        assert isinstance(floor, float)
+        for import_name in ("import", "import_before"):
+            product = figures.get(f"{db}_{import_name}_seconds")
+            if isinstance(product, float):
+                figures[f"{db}_{import_name}_to_floor_ratio"] = round(product / floor, 2)
     return figures
 
 
@@ -272,8 +299,16 @@ def main() -> None:
         help="URL of a PostgreSQL admin database on this machine",
     )
     parser.add_argument("--out", type=Path, help="write the JSON figures to this file")
+    parser.add_argument(
+        "--src", type=Path, help="folder of the ecos_migration package to time (default: installed)"
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="folder of an earlier ecos_migration package to time in the same run",
+    )
     args = parser.parse_args()
-    figures = run(args.devices, args.postgres)
+    figures = run(args.devices, args.postgres, args.src, args.before)
     text = json.dumps(figures, indent=2)
     print(text)
     if args.out:

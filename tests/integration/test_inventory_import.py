@@ -370,3 +370,22 @@ def test_duis_skip_invalid_rejects(engine: Engine, tmp_path: Path) -> None:
     assert ",3,00-11-22-33-44-55-66-78,ESME," in lines[1]
     assert "column SMETSCHTSVersion" in lines[1]
     assert set(_stored(engine)) == {"0011223344556677"}
+
+
+def test_bulk_events_one_per_added_device(engine: Engine, tmp_path: Path) -> None:
+    rows = [*FLEET, FLEET[2], "00DB000000000040,ESME,SMETS9,Commissioned,,,,,,,,,,"]
+    result = import_inventory_file(
+        engine, _csv(tmp_path, "a.csv", rows), _options(skip_invalid=True, actor="loader")
+    )
+    assert result.bulk_path
+    assert result.inserted == result.events == len(FLEET)
+    with engine.connect() as connection:
+        ids = connection.execute(select(device.c.id)).scalars().all()
+        histories = {device_id: device_events(connection, device_id) for device_id in ids}
+        assert not device_events(connection, "00DB000000000040")
+    assert len(histories) == len(FLEET)
+    for events in histories.values():
+        assert [(e["kind"], e["occurred_on"], e["actor"]) for e in events] == [
+            ("DEVICE_ADDED", ON, "loader")
+        ]
+        assert events[0]["recorded_at"].replace(tzinfo=UTC) == NOW

@@ -7,6 +7,7 @@ device id are found by the importer, which keeps the ids in the database.
 from __future__ import annotations
 
 import csv
+import operator
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from ecos_migration.domain.eligibility import EligibilityPolicy
 from ecos_migration.errors import InputError
 from ecos_migration.inventory.problems import Problem
-from ecos_migration.inventory.records import ParsedRow, RowCheck, build_record
+from ecos_migration.inventory.records import ParsedRow, RowCheck, build_record, quick_record
 
 INVENTORY_COLUMNS = (
     "device_id",
@@ -95,10 +96,20 @@ def _rows(
     file: str, reader: Any, names: list[str], policy: EligibilityPolicy
 ) -> Iterator[ParsedRow]:
     width = len(names)
+    # The fields in ``INVENTORY_COLUMNS`` order, whatever the order of the file's columns.
+    ordered = operator.itemgetter(*(names.index(name) for name in INVENTORY_COLUMNS))
+    strip = str.strip
     for fields in reader:
         line: int = reader.line_num
         if not fields:
             continue
+        if len(fields) == width:
+            quick = quick_record(tuple(map(strip, ordered(fields))), policy)
+            if quick is not None:
+                yield ParsedRow(
+                    f"line {line}", line, quick, [], dict(zip(names, fields, strict=True))
+                )
+                continue
         check = RowCheck(file, f"line {line}")
         raw = dict(zip(names, fields, strict=False))
         if len(fields) != width:

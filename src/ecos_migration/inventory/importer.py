@@ -21,14 +21,19 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ecos_migration.domain.device import DeviceModelKey, DeviceType, MigrationState, SmiStatus
-from ecos_migration.domain.eligibility import DeviceFacts, EligibilityPolicy, evaluate_device
+from ecos_migration.domain.eligibility import (
+    DeviceEligibility,
+    DeviceFacts,
+    EligibilityPolicy,
+    evaluate_device,
+)
 from ecos_migration.errors import InputError, StoreError
 from ecos_migration.inventory.csv_reader import read_inventory_csv
 from ecos_migration.inventory.duis_reader import NOT_CARRIED, read_dsp_inventory
 from ecos_migration.inventory.problems import MAX_LISTED_PROBLEMS, Problem, describe_problems
 from ecos_migration.inventory.records import ParsedRow
 from ecos_migration.inventory.rejects import RejectsWriter
-from ecos_migration.store.devices import DeviceRecord, selection_key, upsert_devices
+from ecos_migration.store.devices import DeviceRecord, selection_keys, upsert_devices
 from ecos_migration.store.eligibility import refresh_devices
 from ecos_migration.store.inventory import (
     find_duplicates,
@@ -45,6 +50,10 @@ from ecos_migration.store.models import ensure_models
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
+# Entries of the cache of eligibility results by facts, a bound on its memory (an estimated
+# 50 MB when full). When full it is emptied and fills again from the rows that follow.
+_MAX_CACHED_EVALUATIONS = 200_000
+_MISSING = object()
 
 # Inventory fields as named in the CSV, and the device column each one fills.
 _COLUMN_OF_FIELD = {"cos_credential": "credential"}
@@ -284,6 +293,9 @@ class _Loader:
         self.unresolved_gpfs: list[str] = []
         self.seed = selection_seed(connection)
         self.model_ids: dict[DeviceModelKey, int] = {}
+        self.evaluated: dict[tuple[Any, ...], DeviceEligibility] = {}
+        self.day_values: dict[date | None, Any] = {}
+        self.selection_key = selection_keys(self.seed)
         self.keep = frozenset(_COLUMN_OF_FIELD.get(name, name) for name in result.not_carried)
 
     def load(self, batch: list[DeviceRecord], absent: dict[str, frozenset[str]]) -> None:
@@ -310,24 +322,35 @@ class _Loader:
         self.result.events += upserted.events
 
     def finish(self) -> None:
-        """Evaluate again the GPFs whose hub came later in the file than they did."""
+        """Record the added devices' events; evaluate again GPFs listed before their hub.
+
+        On the bulk path the ``DEVICE_ADDED`` events are written once all devices are in,
+        by one statement over the device table, which holds exactly this file's devices.
+        """
+        if self.result.bulk_path and self.result.inserted:
+            options = self.options
+            self.result.events += insert_added_events(
+                self.connection, options.on, options.now, options.actor
+            )
         if self.unresolved_gpfs:
             refresh_devices(
                 self.connection, self.unresolved_gpfs, self.options.on, self.options.policy
             )
 
     def _insert(self, batch: list[DeviceRecord]) -> None:
-        missing = {r.model_key for r in batch if r.model_key and r.model_key not in self.model_ids}
-        if missing:
-            self.model_ids.update(ensure_models(self.connection, missing))
         hubs = self._hub_statuses(batch)
         on = self.options.on
         rows = [self._row(record, on, hubs) for record in batch]
         insert_device_rows(self.connection, rows)
-        self.result.events += insert_added_events(
-            self.connection, (r.id for r in batch), on, self.options.now, self.options.actor
-        )
         self.result.inserted += len(batch)
+
+    def _model_id(self, key: DeviceModelKey) -> int:
+        """Return the id of a Device Model, adding it on its first device in the file."""
+        found = self.model_ids.get(key)
+        if found is None:
+            self.model_ids.update(ensure_models(self.connection, {key}))
+            found = self.model_ids[key]
+        return found
 
     def _hub_statuses(self, batch: list[DeviceRecord]) -> dict[str, SmiStatus]:
         """Return the SMI status of the hubs of the batch's GPFs: this batch's or stored."""
@@ -341,13 +364,28 @@ class _Loader:
             statuses[hub_id] = SmiStatus(status)
         return statuses
 
-    def _row(self, record: DeviceRecord, on: date, hubs: dict[str, SmiStatus]) -> tuple[Any, ...]:
-        # The store was empty, so a GPF's hub can only be a CHF of this file.
-        hub = None
-        if record.device_type is DeviceType.GPF and record.chf_id is not None:
-            hub = hubs.get(record.chf_id)
-            if hub is None:
-                self.unresolved_gpfs.append(record.id)
+    def _eligibility(
+        self, record: DeviceRecord, hub: SmiStatus | None, on: date
+    ) -> DeviceEligibility:
+        """Evaluate the pure rule, once per distinct combination of facts.
+
+        A fleet has millions of devices but far fewer combinations of the facts the rule
+        reads (most dates repeat across devices), and the rule is a pure function of those
+        facts and the date, so its result for equal facts can be reused.
+        """
+        key = (
+            record.generation,
+            record.device_type,
+            record.smi_status,
+            record.credential,
+            record.comms_status,
+            hub,
+            record.commissioned_on,
+            record.last_change_of_supplier_on,
+        )
+        found = self.evaluated.get(key)
+        if found is not None:
+            return found
         facts = DeviceFacts(
             generation=record.generation,
             device_type=record.device_type,
@@ -359,35 +397,54 @@ class _Loader:
             commissioned_on=record.commissioned_on,
             last_change_of_supplier_on=record.last_change_of_supplier_on,
         )
-        eligibility = evaluate_device(facts, on, self.options.policy)
-        # Enum members are str subclasses, which both drivers bind as text. SQLAlchemy keeps
-        # a SQLite Date as ISO text, and this path bypasses its types, so dates are
-        # converted here for SQLite.
-        dates: tuple[Any, ...] = (
-            record.commissioned_on,
-            record.last_change_of_supplier_on,
-            on,
-            eligibility.until,
-        )
-        if self.sqlite:
-            dates = tuple(d.isoformat() if d is not None else None for d in dates)
+        found = evaluate_device(facts, on, self.options.policy)
+        if len(self.evaluated) >= _MAX_CACHED_EVALUATIONS:
+            self.evaluated.clear()
+        self.evaluated[key] = found
+        return found
+
+    def _day(self, day: date | None) -> Any:
+        """Return ``day`` as the driver binds it: ISO text on SQLite, the date on PostgreSQL.
+
+        SQLAlchemy keeps a SQLite Date as ISO text, and this path bypasses its types. The
+        texts are cached, since a fleet's dates repeat.
+        """
+        value = self.day_values.get(day, _MISSING)
+        if value is _MISSING:
+            value = self.day_values[day] = (
+                day.isoformat() if self.sqlite and day is not None else day
+            )
+        return value
+
+    def _row(self, record: DeviceRecord, on: date, hubs: dict[str, SmiStatus]) -> tuple[Any, ...]:
+        # The store was empty, so a GPF's hub can only be a CHF of this file.
+        hub = None
+        if record.chf_id is not None and record.device_type is DeviceType.GPF:
+            hub = hubs.get(record.chf_id)
+            if hub is None:
+                self.unresolved_gpfs.append(record.id)
+        eligibility = self._eligibility(record, hub, on)
+        # Enum members are str subclasses, which both drivers bind as text.
+        day = self._day
+        on_value = day(on)
+        model_key = record.model_key
         return (
             record.id,
             record.device_type,
             record.generation,
             record.smi_status,
-            self.model_ids[record.model_key] if record.model_key else None,
+            self._model_id(model_key) if model_key is not None else None,
             record.chf_id,
             record.supplier_id,
             record.mpxn,
-            dates[0],
-            dates[1],
+            day(record.commissioned_on),
+            day(record.last_change_of_supplier_on),
             record.comms_status,
             record.credential,
             MigrationState.NOT_STARTED.value,
-            dates[2],
+            on_value,
             eligibility.reason,
-            dates[3],
-            dates[2],
-            selection_key(self.seed, record.id),
+            day(eligibility.until),
+            on_value,
+            self.selection_key(record.id),
         )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
@@ -28,9 +28,12 @@ from ecos_migration.store.schema import device
 BATCH_SIZE = 5000
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRecord:
-    """One device as an inventory snapshot describes it, already validated."""
+class DeviceRecord(NamedTuple):
+    """One device as an inventory snapshot describes it, already validated.
+
+    A named tuple rather than a frozen dataclass: an import builds one per row, and a
+    frozen dataclass took about 4 microseconds to build against well under one for a tuple.
+    """
 
     id: str
     device_type: DeviceType
@@ -72,6 +75,23 @@ def selection_key(seed: int, device_id: str) -> int:
         device_id.encode("ascii"), digest_size=8, key=seed.to_bytes(8, "big", signed=False)
     ).digest()
     return int.from_bytes(digest, "big") >> 1
+
+
+def selection_keys(seed: int) -> Callable[[str], int]:
+    """Return a function computing ``selection_key(seed, device_id)`` for many devices.
+
+    Keying BLAKE2b costs a compression of the key block per hash; copying a hasher that
+    has already absorbed the key skips it, which matters for a million devices.
+    """
+    keyed = hashlib.blake2b(digest_size=8, key=seed.to_bytes(8, "big", signed=False))
+    from_bytes = int.from_bytes
+
+    def key_of(device_id: str) -> int:
+        hasher = keyed.copy()
+        hasher.update(device_id.encode("ascii"))
+        return from_bytes(hasher.digest(), "big") >> 1
+
+    return key_of
 
 
 def _row_values(record: DeviceRecord, model_ids: dict[DeviceModelKey, int]) -> dict[str, Any]:
@@ -258,4 +278,4 @@ def get_device(connection: Connection, device_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-RECORD_FIELDS = tuple(f.name for f in fields(DeviceRecord))
+RECORD_FIELDS = DeviceRecord._fields

@@ -117,24 +117,30 @@ def insert_device_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) 
     connection.exec_driver_sql(f"INSERT INTO device ({names}) VALUES ({marks})", rows)
 
 
-def insert_added_events(
-    connection: Connection, device_ids: Iterable[str], on: date, now: datetime, actor: str
-) -> int:
-    """Record a ``DEVICE_ADDED`` event for each new device in one batch; return how many."""
+def insert_added_events(connection: Connection, on: date, now: datetime, actor: str) -> int:
+    """Record a ``DEVICE_ADDED`` event for every stored device, in one statement.
+
+    Only for the first snapshot into a store that had no device, so every stored device
+    was added by it. The events are the same rows a per-batch insert would write, one per
+    device, but built by the database from the device table rather than sent row by row.
+    On SQLite they follow the order the devices were inserted in. Returns how many.
+    """
+    columns = ", ".join(_EVENT_COLUMNS)
     if connection.dialect.name == "postgresql":
-        rows = [(device_id, on, now, "DEVICE_ADDED", actor) for device_id in device_ids]
-        _copy(connection, f"COPY device_event ({', '.join(_EVENT_COLUMNS)}) FROM STDIN", rows)
-        return len(rows)
+        result = connection.exec_driver_sql(
+            f"INSERT INTO device_event ({columns}) "
+            "SELECT id, %s, %s, 'DEVICE_ADDED', %s FROM device",
+            (on, now, actor),
+        )
+        return int(result.rowcount)
     # SQLAlchemy's SQLite DateTime text form; time zone offsets are not stored on SQLite.
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-    day = on.isoformat()
-    sqlite_rows = [(device_id, day, stamp, "DEVICE_ADDED", actor) for device_id in device_ids]
-    if sqlite_rows:
-        connection.exec_driver_sql(
-            f"INSERT INTO device_event ({', '.join(_EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-            sqlite_rows,
-        )
-    return len(sqlite_rows)
+    result = connection.exec_driver_sql(
+        f"INSERT INTO device_event ({columns}) "
+        "SELECT id, ?, ?, 'DEVICE_ADDED', ? FROM device ORDER BY rowid",
+        (on.isoformat(), stamp, actor),
+    )
+    return int(result.rowcount)
 
 
 def _copy(connection: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -218,6 +224,8 @@ def find_duplicates(connection: Connection, items: Sequence[tuple[str, int]]) ->
     The statements go to the driver directly: compiling a 10,000-value IN list through
     SQLAlchemy for every batch cost more than the lookup itself.
     """
+    if connection.dialect.name == "sqlite":
+        return _sqlite_duplicates(connection, items)
     ids = [device_id for device_id, _line in items]
     earlier = _earlier_lines(connection, ids)
     first_lines: dict[str, int] = {}
@@ -237,6 +245,28 @@ def find_duplicates(connection: Connection, items: Sequence[tuple[str, int]]) ->
     else:
         connection.exec_driver_sql("INSERT INTO import_line (id, line) VALUES (?, ?)", new_rows)
     return duplicates
+
+
+def _sqlite_duplicates(connection: Connection, items: Sequence[tuple[str, int]]) -> dict[int, int]:
+    """Register the pairs with ``INSERT OR IGNORE``; look lines up only if some id repeats.
+
+    The insert keeps the first row of each id, in file order, so when it added fewer rows
+    than it was given, a row whose line differs from its id's stored line is a duplicate
+    of that line. In the usual case of no duplicate this skips the lookup of every id.
+    """
+    if not items:
+        return {}
+    added = connection.exec_driver_sql(
+        "INSERT OR IGNORE INTO import_line (id, line) VALUES (?, ?)", list(items)
+    ).rowcount
+    if added == len(items):
+        return {}
+    first_lines = _earlier_lines(connection, [device_id for device_id, _line in items])
+    return {
+        position: first_lines[device_id]
+        for position, (device_id, line) in enumerate(items)
+        if first_lines[device_id] != line
+    }
 
 
 def _earlier_lines(connection: Connection, ids: list[str]) -> dict[str, int]:

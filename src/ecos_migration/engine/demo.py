@@ -10,7 +10,7 @@ written as files and loaded through the same importers an operator uses.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -107,7 +107,7 @@ def _upgrade(
             if current is None or current["migration_state"] == MigrationState.MIGRATED.value:
                 continue
             # A snapshot carries the device's current credential, not the one it had before.
-            records.append(replace(record, credential=Credential(current["credential"])))
+            records.append(record._replace(credential=Credential(current["credential"])))
     _import_inventory(engine, settings, out / f"inventory-{day.isoformat()}.csv", records, day)
     return len(records)
 

@@ -21,7 +21,7 @@ from ecos_migration.domain.device import MigrationState
 from ecos_migration.domain.eligibility import EligibilityPolicy, Reason
 from ecos_migration.domain.error_strategy import ErrorStrategy
 from ecos_migration.domain.forecast import DEFAULT_WINDOW_DAYS, Forecast, forecast_completion
-from ecos_migration.reporting import charts, pages
+from ecos_migration.reporting import pages
 from ecos_migration.reporting.files import atomic_directory
 from ecos_migration.store.eligibility import summarise_eligibility
 from ecos_migration.store.reporting import (
@@ -216,6 +216,10 @@ def write_progress_report(out_dir: Path, figures: ProgressFigures) -> Path:
         (staging / PROGRESS_JSON).write_text(
             json.dumps(figures.to_json(), indent=2) + "\n", encoding="utf-8"
         )
+        # matplotlib is imported here, not at module level, because loading it takes about a
+        # second and every CLI command imports this module.
+        from ecos_migration.reporting import charts
+
         images = charts.render_progress_charts(figures)
         for chart in images:
             (staging / chart.file_name).write_bytes(chart.png)

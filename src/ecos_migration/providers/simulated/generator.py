@@ -13,7 +13,7 @@ moves part of its devices.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ecos_migration.domain.device import (
@@ -226,7 +226,7 @@ def upgrade_snapshot(fleet: GeneratedFleet, share: float, seed: int) -> list[Dev
     """Return a snapshot moving ``share`` of the defect model's devices to the fixed firmware."""
     rng = random.Random(seed + 1)
     return [
-        replace(record, model_key=FIXED_MODEL)
+        record._replace(model_key=FIXED_MODEL)
         for record in fleet.devices
         if record.model_key == DEFECT_MODEL and rng.random() < share
     ]

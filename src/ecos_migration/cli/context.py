@@ -13,9 +13,11 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from ecos_migration.clock import Clock, SystemClock
+from ecos_migration.clock import Clock, FixedClock, SystemClock
 from ecos_migration.config import Settings, load_settings
+from ecos_migration.errors import StoreError
 from ecos_migration.store.database import create_database_engine, require_current_schema
+from ecos_migration.store.runs import current_day
 
 
 @dataclass
@@ -24,9 +26,24 @@ class AppContext:
 
     database_url: str | None
     config_path: Path | None
-    clock: Clock = field(default_factory=SystemClock)
     console: Console = field(default_factory=lambda: Console(highlight=False))
     error_console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    @cached_property
+    def clock(self) -> Clock:
+        """The clock commands read: the simulated run's current day, else the real date.
+
+        A store that a simulated run has worked on lives on that run's days, so dates that
+        commands record (operator controls, imports, routed requests) and the dates they
+        report on follow the run rather than the wall clock.
+        """
+        try:
+            engine = self.engine()
+        except StoreError:
+            return SystemClock()
+        with engine.connect() as connection:
+            day = current_day(connection)
+        return FixedClock(day) if day is not None else SystemClock()
 
     @cached_property
     def settings(self) -> Settings:

@@ -55,6 +55,11 @@ class Decision(BaseModel):
         default=None, description="Seconds to wait before sending a held request again"
     )
     detail: str = Field(description="What was decided and what the sender can do about it")
+    replay: bool = Field(
+        default=False,
+        description="Whether the RequestID was already forwarded: the earlier decision is "
+        "returned and the request is not forwarded again",
+    )
 
 
 class OutcomeReport(BaseModel):

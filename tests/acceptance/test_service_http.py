@@ -179,3 +179,12 @@ def _base_request(smartdcc: Path) -> bytes:
     if "request" not in _BASE:
         _BASE["request"] = request_bytes(smartdcc, counter=5000)
     return _BASE["request"]
+
+
+def test_service_answers_replay(service: httpx.Client, smartdcc: Path) -> None:
+    document = request_bytes(smartdcc, counter=77)
+    first = _post(service, document).json()
+    again = _post(service, document).json()
+    assert first["replay"] is False
+    assert again["replay"] is True
+    assert again["decision"] == first["decision"] == "TCOS_PARTY"

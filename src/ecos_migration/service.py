@@ -96,7 +96,7 @@ IDENTITY_ENCODINGS = frozenset({"", "identity"})
 
 
 def _transport_problem(request: Request, max_bytes: int) -> JSONResponse | None:
-    """Return the 413 or 415 answer that the headers alone call for, or ``None``."""
+    """Return the 413 or 415 response that the headers alone call for, or ``None``."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         rejection = RejectedRequestError(
@@ -266,7 +266,8 @@ def create_app(
                 request.url.path,
                 extra={"path": request.url.path},
             )
-            # Nobody reads this answer; returning one ends the request without a traceback.
+            # The client is gone, so this response is never sent; returning it ends the
+            # request without a traceback.
             return Response(status_code=400)
         if body is None:
             rejection = RejectedRequestError(

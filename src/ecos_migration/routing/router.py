@@ -207,7 +207,7 @@ class _Batch:
     Rows and pending dates are written together, in one statement each, unless a request
     changes the pending date of a device that an earlier request of the batch changed too (a
     future-dated request and its cancellation): then what waits is written first, so the later
-    request sees the earlier one's row and date, as if each had been routed alone.
+    request reads the earlier one's row and date, as if each had been routed alone.
     """
 
     def __init__(

@@ -229,7 +229,7 @@ _OUTCOMES = (SUCCEEDED, FAILED, CANCELLED)
 
 
 def _forwarded_row(connection: Connection, request_id: str) -> Mapping[str, Any]:
-    """Return the row of a forwarded request; refuse one whose RequestID has an outcome.
+    """Return the row of a forwarded request; raise ``StateError`` if its RequestID has an outcome.
 
     Replays are not recorded, but databases written before that may hold a RequestID
     forwarded twice: an outcome on any of its rows counts for the RequestID.

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
+from starlette.requests import ClientDisconnect
 
 from ecos_migration.clock import Clock, SystemClock
 from ecos_migration.config import Settings, load_settings
@@ -55,6 +56,11 @@ class Decision(BaseModel):
         default=None, description="Seconds to wait before sending a held request again"
     )
     detail: str = Field(description="What was decided and what the sender can do about it")
+    replay: bool = Field(
+        default=False,
+        description="Whether the RequestID was already forwarded: the earlier decision is "
+        "returned and the request is not forwarded again",
+    )
 
 
 class OutcomeReport(BaseModel):
@@ -74,11 +80,51 @@ class OutcomeRecorded(BaseModel):
     )
 
 
-def _decision_response(routed: RoutedRequest, status_code: int = 200) -> JSONResponse:
-    headers = {}
+def _decision_response(
+    routed: RoutedRequest, status_code: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
     if routed.decision.retry_after_seconds is not None:
         headers["Retry-After"] = str(routed.decision.retry_after_seconds)
     return JSONResponse(routed.to_json(), status_code=status_code, headers=headers)
+
+
+# Media types of a DUIS request; a request without Content-Type is read as XML too.
+XML_MEDIA_TYPES = frozenset({"application/xml", "text/xml"})
+# The service decodes no Content-Encoding; "identity" means none.
+IDENTITY_ENCODINGS = frozenset({"", "identity"})
+
+
+def _transport_problem(request: Request, max_bytes: int) -> JSONResponse | None:
+    """Return the 413 or 415 response that the headers alone call for, or ``None``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        rejection = RejectedRequestError(
+            RouteReason.MALFORMED_XML,
+            f"the request declares {declared} bytes, over the limit of {max_bytes} bytes",
+        )
+        routed = RoutedRequest(None, None, rejection.decision(), "DECIDED")
+        # The body is never read, so the connection cannot carry another request.
+        return _decision_response(routed, 413, {"Connection": "close"})
+    content_type = request.headers.get("content-type")
+    if content_type is not None:
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type not in XML_MEDIA_TYPES:
+            return _unsupported(
+                f"Content-Type {media_type!r} is not XML: send the signed DUIS request as "
+                "application/xml or text/xml",
+            )
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in IDENTITY_ENCODINGS:
+        return _unsupported(
+            f"Content-Encoding {encoding!r} is not decoded by this service: send the request "
+            "without a Content-Encoding",
+        )
+    return None
+
+
+def _unsupported(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=415, headers={"Connection": "close"})
 
 
 async def _read_body(request: Request, max_bytes: int) -> bytes | None:
@@ -202,11 +248,27 @@ def create_app(
     @app.post(
         "/v1/cos-requests",
         response_model=Decision,
-        responses={413: {"model": Decision, "description": "The request is over the size limit"}},
+        responses={
+            413: {"model": Decision, "description": "The request is over the size limit"},
+            415: {"description": "The Content-Type is not XML or the body is encoded"},
+        },
         summary="Route one DUIS request (the signed XML as the body)",
     )
-    async def route_cos_request(request: Request) -> JSONResponse:
-        body = await _read_body(request, max_bytes)
+    async def route_cos_request(request: Request) -> Response:
+        problem = _transport_problem(request, max_bytes)
+        if problem is not None:
+            return problem
+        try:
+            body = await _read_body(request, max_bytes)
+        except ClientDisconnect:
+            logger.warning(
+                "Client disconnected before sending the whole body of %s; nothing was routed.",
+                request.url.path,
+                extra={"path": request.url.path},
+            )
+            # The client is gone, so this response is never sent; returning it ends the
+            # request without a traceback.
+            return Response(status_code=400)
         if body is None:
             rejection = RejectedRequestError(
                 RouteReason.MALFORMED_XML, f"the request is over the limit of {max_bytes} bytes"

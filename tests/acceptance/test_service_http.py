@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
@@ -55,14 +58,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def service(engine: Engine, smartdcc: Path, tmp_path: Path) -> Iterator[httpx.Client]:
+def app(engine: Engine, smartdcc: Path, tmp_path: Path) -> FastAPI:
     load_devices(engine)
     checker = RequestChecker(
         schema_path(smartdcc),
         TrustStore.from_folder(make_trust_store(smartdcc, tmp_path / "trust")),
         Parties.from_csv(make_parties(tmp_path / "parties.csv")),
     )
-    app = create_app(engine, checker, load_settings(None), _Clock())
+    return create_app(engine, checker, load_settings(None), _Clock())
+
+
+@pytest.fixture
+def service(app: FastAPI) -> Iterator[httpx.Client]:
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -179,3 +186,87 @@ def _base_request(smartdcc: Path) -> bytes:
     if "request" not in _BASE:
         _BASE["request"] = request_bytes(smartdcc, counter=5000)
     return _BASE["request"]
+
+
+def test_service_answers_replay(service: httpx.Client, smartdcc: Path) -> None:
+    document = request_bytes(smartdcc, counter=77)
+    first = _post(service, document).json()
+    again = _post(service, document).json()
+    assert first["replay"] is False
+    assert again["replay"] is True
+    assert again["decision"] == first["decision"] == "TCOS_PARTY"
+
+
+def test_service_rejects_declared_length(service: httpx.Client) -> None:
+    port = service.base_url.port
+    assert port is not None
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /v1/cos-requests HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/xml\r\nContent-Length: 10000000\r\n\r\n"
+        )
+        answer = connection.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"MALFORMED_XML" in answer
+
+
+def test_service_logs_disconnect(app: FastAPI, caplog: pytest.LogCaptureFixture) -> None:
+    messages = [
+        {"type": "http.request", "body": b"<a>", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/cos-requests",
+        "raw_path": b"/v1/cos-requests",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/xml"), (b"content-length", b"1000")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8623),
+    }
+    with caplog.at_level(logging.WARNING, logger="ecos_migration.service"):
+        asyncio.run(app(scope, receive, send))
+    [record] = [r for r in caplog.records if r.name == "ecos_migration.service"]
+    assert "/v1/cos-requests" in record.getMessage()
+    assert record.exc_info is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"content-type": "application/json"}, "not XML"),
+        ({"content-type": "text/plain"}, "not XML"),
+        ({"content-type": "application/xml", "content-encoding": "gzip"}, "Content-Encoding"),
+    ],
+)
+def test_service_refuses_media_type(
+    service: httpx.Client, smartdcc: Path, headers: dict[str, str], message: str
+) -> None:
+    response = service.post(
+        "/v1/cos-requests", content=request_bytes(smartdcc, counter=88), headers=headers
+    )
+    assert response.status_code == 415
+    assert message in response.json()["detail"]
+
+
+def test_service_accepts_xml_charset(service: httpx.Client, smartdcc: Path) -> None:
+    response = service.post(
+        "/v1/cos-requests",
+        content=request_bytes(smartdcc, counter=89),
+        headers={"content-type": "text/xml; charset=utf-8"},
+    )
+    assert response.status_code == 200
+    assert response.json()["decision"] == "TCOS_PARTY"

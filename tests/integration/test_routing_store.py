@@ -261,3 +261,73 @@ def test_outcome_errors(store: Engine, checker: RequestChecker, smartdcc: Path) 
         record_outcome(connection, held.request_id, succeeded=True, on=TODAY, now=AT, policy=POLICY)
     with store.begin() as connection, pytest.raises(NotFoundError):
         record_outcome(connection, "absent", succeeded=True, on=TODAY, now=AT, policy=POLICY)
+
+
+def test_replay_not_forwarded_again(store: Engine, checker: RequestChecker, smartdcc: Path) -> None:
+    document = request_bytes(smartdcc)
+    [first] = _route(store, checker, document)
+    [replay] = _route(store, checker, document)
+    [in_batch, again] = _route(store, checker, *[request_bytes(smartdcc, counter=5)] * 2)
+    assert not first.replay
+    assert replay.replay
+    assert replay.decision.route is Route.TCOS_PARTY
+    assert replay.request_id == first.request_id
+    assert replay.to_json()["replay"] is True
+    assert not in_batch.replay
+    assert again.replay
+    with store.connect() as connection:
+        requests = cos_requests_for_device(connection, TCOS_DEVICE)
+    assert [r["request_id"] for r in requests] == [first.request_id, in_batch.request_id]
+
+
+def test_held_request_decided_again(store: Engine, checker: RequestChecker, smartdcc: Path) -> None:
+    document = request_bytes(smartdcc, device_id=MIGRATING_DEVICE)
+    [first] = _route(store, checker, document)
+    [second] = _route(store, checker, document)
+    assert first.decision.route is second.decision.route is Route.HOLD
+    assert not second.replay
+    with store.connect() as connection:
+        assert len(cos_requests_for_device(connection, MIGRATING_DEVICE)) == 2
+
+
+def test_outcome_once_per_request_id(
+    store: Engine, checker: RequestChecker, smartdcc: Path
+) -> None:
+    document = request_bytes(smartdcc)
+    [routed] = _route(store, checker, document)
+    assert routed.request_id is not None
+    with store.begin() as connection:
+        record_outcome(
+            connection, routed.request_id, succeeded=True, on=TODAY, now=AT, policy=POLICY
+        )
+    [replay] = _route(store, checker, document)
+    assert replay.status == "SUCCEEDED"
+    with store.begin() as connection, pytest.raises(StateError, match="already SUCCEEDED"):
+        record_outcome(
+            connection, routed.request_id, succeeded=False, on=TODAY, now=AT, policy=POLICY
+        )
+
+
+def test_future_and_cancellation_in_one_batch(
+    store: Engine, checker: RequestChecker, smartdcc: Path
+) -> None:
+    future, cancel = _route(
+        store,
+        checker,
+        request_bytes(smartdcc, FUTURE_DATED, counter=1007),
+        request_bytes(smartdcc, CANCELLATION, counter=1008),
+    )
+    assert future.status == "PENDING"
+    assert cancel.status == "DECIDED"
+    with store.connect() as connection:
+        row = get_device(connection, TCOS_DEVICE)
+        requests = cos_requests_for_device(connection, TCOS_DEVICE)
+        events = device_events(connection, TCOS_DEVICE)
+    assert row is not None
+    assert row["cos_request_pending_until"] is None
+    assert row["reason"] != Reason.COS_REQUEST_PENDING.value
+    assert [r["status"] for r in requests] == ["CANCELLED", "DECIDED"]
+    assert [e["reason"] for e in events if e["field"] == "cos_request_pending_until"] == [
+        "COS_REQUEST_PENDING",
+        "COS_REQUEST_CANCELLED",
+    ]

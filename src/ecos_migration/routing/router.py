@@ -3,7 +3,8 @@
 ``RequestChecker`` runs the checks that need no database (size, safe parsing, schema,
 service reference, signature, signer, originator). ``route_documents`` checks a batch,
 reads the target devices in one query, applies the pure routing rule and records every
-decision, and every pending or cancelled future-dated request, in one transaction.
+decision, and every pending or cancelled future-dated request, in one transaction. A replay
+of a forwarded request gets the earlier decision and is not recorded again.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ecos_migration.domain.device import DeviceType
 from ecos_migration.domain.eligibility import EligibilityPolicy
-from ecos_migration.routing.codes import RejectedRequestError, RoutingDecision
+from ecos_migration.routing.codes import RejectedRequestError, Route, RoutingDecision
 from ecos_migration.routing.decision import RoutingPolicy, decide_route
 from ecos_migration.routing.duis import (
     CosRequest,
@@ -92,6 +93,7 @@ class RoutedRequest:
     device_id: str | None
     decision: RoutingDecision
     status: str
+    replay: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Return the decision as the JSON object both front ends print."""
@@ -104,6 +106,7 @@ class RoutedRequest:
         if self.decision.retry_after_seconds is not None:
             data["retry_after"] = self.decision.retry_after_seconds
         data["detail"] = self.decision.detail
+        data["replay"] = self.replay
         return data
 
 
@@ -133,7 +136,10 @@ def route_documents(
 ) -> list[RoutedRequest]:
     """Check, route and record a batch of requests received at ``at``; return the decisions.
 
-    ``on_checked`` is called after each request's checks, e.g. to advance a progress bar.
+    The requests are applied in order, each seeing the effects of those before it, as if each
+    had been routed alone. A request whose RequestID was already forwarded for the same
+    originator is a replay: it gets the earlier decision and is neither forwarded nor recorded
+    again. ``on_checked`` is called after each request's checks, e.g. to advance a progress bar.
     """
     results: list[CheckResult] = []
     for data in documents:
@@ -141,20 +147,37 @@ def route_documents(
         if on_checked is not None:
             on_checked()
     targets = [r.request.device_id for r in results if r.request is not None]
+    request_ids = [r.request.request_id for r in results if r.request is not None]
     with engine.begin() as connection:
         devices = routing_store.routing_devices(connection, targets) if targets else {}
+        forwarded = routing_store.forwarded_requests(connection, request_ids) if request_ids else {}
+        batch = _Batch(connection, at, eligibility_policy)
         routed: list[RoutedRequest] = []
-        rows: list[routing_store.CosRequestRow] = []
-        pending: dict[str, date | None] = {}
         for result in results:
+            request = result.request
+            earlier = (
+                forwarded.get((request.request_id, request.originator))
+                if request is not None
+                else None
+            )
+            if earlier is not None:
+                routed.append(_replay(earlier))
+                continue
             decision = _decide(result, devices, checker.policy, in_scope_device_types)
             status = _status(result, decision, at)
-            request = result.request
+            row = _row(result, decision, status, at)
             if request is not None and decision.route.is_forwarded:
+                forwarded[request.request_id, request.originator] = routing_store.ForwardedRequest(
+                    row.request_id, row.device_id, row.decision, row.status, row.received_at
+                )
                 if request.is_cancellation:
-                    pending[request.device_id] = None
+                    batch.add(row, request.device_id, None)
                 elif status == routing_store.PENDING and request.execution_at is not None:
-                    pending[request.device_id] = pending_until(request.execution_at)
+                    batch.add(row, request.device_id, pending_until(request.execution_at))
+                else:
+                    batch.add(row)
+            else:
+                batch.add(row)
             header = result.header
             routed.append(
                 RoutedRequest(
@@ -164,22 +187,76 @@ def route_documents(
                     status,
                 )
             )
-            rows.append(_row(result, decision, status, at))
-        routing_store.record_cos_requests(connection, rows)
-        if pending:
-            routing_store.set_cos_request_pending(
-                connection, pending, on=at.date(), now=at, policy=eligibility_policy
-            )
+        batch.flush()
     for item in routed:
         logger.info(
-            "Routed CoS request %s for device %s: %s %s.",
+            "Routed CoS request %s for device %s: %s %s%s.",
             item.request_id,
             item.device_id,
             item.decision.route.value,
             item.decision.reason.value if item.decision.reason else "",
+            " (a replay, not forwarded again)" if item.replay else "",
             extra={"request_id": item.request_id, "device_id": item.device_id},
         )
     return routed
+
+
+class _Batch:
+    """Decisions waiting to be written, with the pending-date changes they make.
+
+    Rows and pending dates are written together, in one statement each, unless a request
+    changes the pending date of a device that an earlier request of the batch changed too (a
+    future-dated request and its cancellation): then what waits is written first, so the later
+    request reads the earlier one's row and date, as if each had been routed alone.
+    """
+
+    def __init__(
+        self, connection: Connection, at: datetime, eligibility_policy: EligibilityPolicy
+    ) -> None:
+        self.connection = connection
+        self.at = at
+        self.eligibility_policy = eligibility_policy
+        self.rows: list[routing_store.CosRequestRow] = []
+        self.pending: dict[str, date | None] = {}
+
+    def add(
+        self,
+        row: routing_store.CosRequestRow,
+        device_id: str | None = None,
+        until: date | None = None,
+    ) -> None:
+        """Queue a decision and, with ``device_id``, the pending date it sets (None clears)."""
+        if device_id is not None and device_id in self.pending:
+            self.flush()
+        self.rows.append(row)
+        if device_id is not None:
+            self.pending[device_id] = until
+
+    def flush(self) -> None:
+        """Write the queued decisions, then the pending dates they set or clear."""
+        routing_store.record_cos_requests(self.connection, self.rows)
+        if self.pending:
+            routing_store.set_cos_request_pending(
+                self.connection,
+                self.pending,
+                on=self.at.date(),
+                now=self.at,
+                policy=self.eligibility_policy,
+            )
+        self.rows = []
+        self.pending = {}
+
+
+def _replay(earlier: routing_store.ForwardedRequest) -> RoutedRequest:
+    route = Route(earlier.decision)
+    decision = RoutingDecision(
+        route,
+        detail=f"request {earlier.request_id} was already routed to {route.value} at "
+        f"{earlier.received_at.isoformat()}; this replay is not forwarded again",
+    )
+    return RoutedRequest(
+        earlier.request_id, earlier.device_id, decision, earlier.status, replay=True
+    )
 
 
 def _decide(

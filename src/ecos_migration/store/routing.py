@@ -111,6 +111,42 @@ def record_cos_requests(connection: Connection, rows: Sequence[CosRequestRow]) -
     return len(values)
 
 
+@dataclass(frozen=True, slots=True)
+class ForwardedRequest:
+    """The first forwarded decision recorded for a RequestID, which a replay gets again."""
+
+    request_id: str
+    device_id: str | None
+    decision: str
+    status: str
+    received_at: datetime
+
+
+_FORWARDED = [route.value for route in Route if route.is_forwarded]
+
+
+def forwarded_requests(
+    connection: Connection, request_ids: Iterable[str]
+) -> dict[tuple[str, str | None], ForwardedRequest]:
+    """Return the first forwarded decision of each named RequestID, by (RequestID, originator)."""
+    found: dict[tuple[str, str | None], ForwardedRequest] = {}
+    ids = list(dict.fromkeys(request_ids))
+    for chunk in _chunks(ids, BATCH_SIZE):
+        rows = connection.execute(
+            select(cos_request)
+            .where(cos_request.c.request_id.in_(chunk), cos_request.c.decision.in_(_FORWARDED))
+            .order_by(cos_request.c.id)
+        )
+        for row in rows:
+            found.setdefault(
+                (row.request_id, row.originator),
+                ForwardedRequest(
+                    row.request_id, row.device_id, row.decision, row.status, row.received_at
+                ),
+            )
+    return found
+
+
 def set_cos_request_pending(
     connection: Connection,
     pending_until: Mapping[str, date | None],
@@ -189,20 +225,35 @@ class OutcomeResult:
     evidence_recorded: bool
 
 
-def _latest_forwarded(connection: Connection, request_id: str) -> Mapping[str, Any]:
-    forwarded = [route.value for route in Route if route.is_forwarded]
-    row = connection.execute(
-        select(cos_request)
-        .where(cos_request.c.request_id == request_id, cos_request.c.decision.in_(forwarded))
-        .order_by(cos_request.c.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
+_OUTCOMES = (SUCCEEDED, FAILED, CANCELLED)
+
+
+def _forwarded_row(connection: Connection, request_id: str) -> Mapping[str, Any]:
+    """Return the row of a forwarded request; raise ``StateError`` if its RequestID has an outcome.
+
+    Replays are not recorded, but databases written before that may hold a RequestID
+    forwarded twice: an outcome on any of its rows counts for the RequestID.
+    """
+    rows = [
+        dict(row._mapping)
+        for row in connection.execute(
+            select(cos_request)
+            .where(cos_request.c.request_id == request_id, cos_request.c.decision.in_(_FORWARDED))
+            .order_by(cos_request.c.id)
+        )
+    ]
+    if not rows:
         raise NotFoundError(
             f"no CoS request {request_id!r} was routed to a party: only forwarded requests "
             "have an outcome (check the RequestID, e.g. with `ecos-migration route`)"
         )
-    return dict(row._mapping)
+    for row in rows:
+        if row["status"] in _OUTCOMES:
+            raise StateError(
+                f"CoS request {request_id!r} is already {row['status']}; "
+                "an outcome is recorded once"
+            )
+    return rows[-1]
 
 
 def record_outcome(
@@ -221,11 +272,7 @@ def record_outcome(
     SRV_6_23_SUCCESS evidence for its Device Model. Raises ``NotFoundError`` for a request never
     forwarded and ``StateError`` for one that already has an outcome or was cancelled.
     """
-    row = _latest_forwarded(connection, request_id)
-    if row["status"] not in (DECIDED, PENDING):
-        raise StateError(
-            f"CoS request {request_id!r} is already {row['status']}; an outcome is recorded once"
-        )
+    row = _forwarded_row(connection, request_id)
     status = SUCCEEDED if succeeded else FAILED
     connection.execute(
         update(cos_request)

@@ -99,9 +99,11 @@ class StepDriver:
         # leaves the attempts at the step recorded before the chunk, and the replay gets the
         # providers' remembered answers by attempt id.
         with self.engine.begin() as connection:
-            self._drive(connection, works, tally)
+            self.drive_in(connection, works, tally)
 
-    def _drive(self, connection: Connection, works: Sequence[Work], tally: StepTally) -> None:
+    def drive_in(self, connection: Connection, works: Sequence[Work], tally: StepTally) -> None:
+        """Take every attempt in ``works`` as far as it goes today, in the caller's
+        transaction."""
         for step, call in (
             (Step.INSTRUCT.value, self.providers.tcos.instruct),
             (Step.REVIEW.value, self.providers.tcos.review),

@@ -122,8 +122,12 @@ class MigrationEngine:
         for index, chunk in enumerate(chunks(picks, self.chunk_size)):
             if self.before_chunk is not None:
                 self.before_chunk(day, index)
-            works = self._start(chunk, day)
-            self.driver.drive(works, tally)
+            # Starting a chunk and driving it share one transaction: a crash before its
+            # commit leaves the devices unstarted, and the resumed day selects them again
+            # with the same attempt ids.
+            with self.engine.begin() as connection:
+                works = self._start(connection, chunk, day)
+                self.driver.drive_in(connection, works, tally)
         with self.engine.begin() as connection:
             self.life.evaluate(connection, tally.finished_models)
             counts = day_counts(connection, day)
@@ -203,62 +207,61 @@ class MigrationEngine:
         fresh.sort(key=lambda pick: pick.candidate.selection_key)
         return retries + fresh[: max(0, remaining)]
 
-    def _start(self, picks: Sequence[_Pick], day: date) -> list[Work]:
+    def _start(self, connection: Connection, picks: Sequence[_Pick], day: date) -> list[Work]:
         """Start attempts for the picks whose model may still start devices; return them."""
         works: list[Work] = []
-        with self.engine.begin() as connection:
-            states = {m.id: m for m in all_models(connection)}
-            new_proving: dict[int, int] = {}
-            for pick in picks:
-                candidate = pick.candidate
-                model = states[candidate.model_id]
-                # All stop: a model suspended since selection starts nothing more.
-                if model.state not in (ModelState.PROVING, ModelState.BULK):
+        states = {m.id: m for m in all_models(connection)}
+        new_proving: dict[int, int] = {}
+        for pick in picks:
+            candidate = pick.candidate
+            model = states[candidate.model_id]
+            # All stop: a model suspended since selection starts nothing more.
+            if model.state not in (ModelState.PROVING, ModelState.BULK):
+                continue
+            if pick.new_proving:
+                if model.state is not ModelState.PROVING:
                     continue
-                if pick.new_proving:
-                    if model.state is not ModelState.PROVING:
-                        continue
-                    new_proving[model.id] = new_proving.get(model.id, 0) + 1
-                resume_at_reconcile = candidate.credential == Credential.ECOS.value
-                works.append(
-                    Work(
-                        attempt_id=attempt_id(candidate.device_id, candidate.number),
-                        device_id=candidate.device_id,
-                        model_id=model.id,
-                        model=str(model.key),
-                        number=candidate.number,
-                        proving_step=candidate.proving_step,
-                        step=Step.RECONCILE.value if resume_at_reconcile else Step.INSTRUCT.value,
-                    )
+                new_proving[model.id] = new_proving.get(model.id, 0) + 1
+            resume_at_reconcile = candidate.credential == Credential.ECOS.value
+            works.append(
+                Work(
+                    attempt_id=attempt_id(candidate.device_id, candidate.number),
+                    device_id=candidate.device_id,
+                    model_id=model.id,
+                    model=str(model.key),
+                    number=candidate.number,
+                    proving_step=candidate.proving_step,
+                    step=Step.RECONCILE.value if resume_at_reconcile else Step.INSTRUCT.value,
                 )
-            for model_id, count in new_proving.items():
-                already = proving_devices_started(connection, model_id)
-                if already + count > MAX_PROVING_DEVICES:
-                    raise StateError(
-                        f"Device Model {states[model_id].key} would start proving device "
-                        f"{already + count}; at most {MAX_PROVING_DEVICES} are allowed"
-                    )
-            start_attempts(connection, works, day)
-            append_device_events(
-                connection,
-                [
-                    DeviceEvent(
-                        w.device_id,
-                        day,
-                        "MIGRATION_STARTED",
-                        field="migration_state",
-                        new_value="IN_PROGRESS",
-                        attempt_id=w.attempt_id,
-                        actor="engine",
-                        reason=(
-                            f"proving step {w.proving_step + 1}"
-                            if w.proving_step is not None
-                            else "bulk migration"
-                        ),
-                    )
-                    for w in works
-                ],
-                self.clock.now(),
             )
-            refresh_devices(connection, [w.device_id for w in works], day, self.policy)
+        for model_id, count in new_proving.items():
+            already = proving_devices_started(connection, model_id)
+            if already + count > MAX_PROVING_DEVICES:
+                raise StateError(
+                    f"Device Model {states[model_id].key} would start proving device "
+                    f"{already + count}; at most {MAX_PROVING_DEVICES} are allowed"
+                )
+        start_attempts(connection, works, day)
+        append_device_events(
+            connection,
+            [
+                DeviceEvent(
+                    w.device_id,
+                    day,
+                    "MIGRATION_STARTED",
+                    field="migration_state",
+                    new_value="IN_PROGRESS",
+                    attempt_id=w.attempt_id,
+                    actor="engine",
+                    reason=(
+                        f"proving step {w.proving_step + 1}"
+                        if w.proving_step is not None
+                        else "bulk migration"
+                    ),
+                )
+                for w in works
+            ],
+            self.clock.now(),
+        )
+        refresh_devices(connection, [w.device_id for w in works], day, self.policy)
         return works

@@ -1,9 +1,9 @@
-"""Driving a chunk of attempts through the four steps, one transaction per step.
+"""Driving a chunk of attempts through the four steps, one transaction per chunk.
 
-Each step sends the whole chunk to a provider, then records every answer in one
-transaction. A crash between the call and the commit loses nothing: the attempts keep their
-recorded step, and the replay sends the same attempt ids, for which the provider returns the
-results it gave before.
+Each step sends the whole chunk to a provider and records every answer; the chunk's steps
+share one transaction. A crash before the commit loses nothing: the attempts keep the step
+recorded before the chunk, and the replay sends the same attempt ids, for which the provider
+returns the results it gave before.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ecos_migration.clock import Clock
 from ecos_migration.domain.device import Credential, MigrationState
@@ -93,7 +93,17 @@ class StepDriver:
         self.clock = clock
 
     def drive(self, works: Sequence[Work], tally: StepTally) -> None:
-        """Take every attempt in ``works`` as far as it goes today."""
+        """Take every attempt in ``works`` as far as it goes today, in one transaction."""
+        # One transaction for the chunk's steps: each step rewrites the same device, attempt
+        # and index pages, so committing once writes them once. A crash before the commit
+        # leaves the attempts at the step recorded before the chunk, and the replay gets the
+        # providers' remembered answers by attempt id.
+        with self.engine.begin() as connection:
+            self.drive_in(connection, works, tally)
+
+    def drive_in(self, connection: Connection, works: Sequence[Work], tally: StepTally) -> None:
+        """Take every attempt in ``works`` as far as it goes today, in the caller's
+        transaction."""
         for step, call in (
             (Step.INSTRUCT.value, self.providers.tcos.instruct),
             (Step.REVIEW.value, self.providers.tcos.review),
@@ -103,10 +113,10 @@ class StepDriver:
                 w for w in works if w.step == step and w.status == AttemptStatus.IN_FLIGHT.value
             ]
             if batch:
-                self._record(step, batch, call(_instructions(batch)), tally)
+                self._record(connection, step, batch, call(_instructions(batch)), tally)
         unknown = [w for w in works if w.status == AttemptStatus.UNKNOWN.value]
         if unknown:
-            self._read_credentials(unknown, tally)
+            self._read_credentials(connection, unknown, tally)
         to_reconcile = [
             w
             for w in works
@@ -114,7 +124,10 @@ class StepDriver:
         ]
         if to_reconcile:
             self._reconcile(
-                to_reconcile, self.providers.ecos.reconcile(_instructions(to_reconcile)), tally
+                connection,
+                to_reconcile,
+                self.providers.ecos.reconcile(_instructions(to_reconcile)),
+                tally,
             )
 
     def _fail(
@@ -159,7 +172,12 @@ class StepDriver:
         return Finish(work.attempt_id, AttemptStatus.FAILED, code, None), True
 
     def _record(
-        self, step: str, batch: Sequence[Work], results: Sequence[StepResult], tally: StepTally
+        self,
+        connection: Connection,
+        step: str,
+        batch: Sequence[Work],
+        results: Sequence[StepResult],
+        tally: StepTally,
     ) -> None:
         on = self.clock.today()
         by_id = {r.attempt_id: r for r in results}
@@ -206,15 +224,14 @@ class StepDriver:
             finishes.append(finish)
             if final:
                 failed_for_good.append(work.device_id)
-        with self.engine.begin() as connection:
-            advance_attempts(connection, advanced, _NEXT_STEP[step], AttemptStatus.IN_FLIGHT)
-            advance_attempts(connection, unknown, step, AttemptStatus.UNKNOWN)
-            finish_attempts(connection, finishes, on)
-            set_credentials(connection, credentials)
-            set_migration_state(connection, failed_for_good, MigrationState.AWAITING_REMEDIATION)
-            add_evidence(connection, evidence)
-            append_device_events(connection, events, self.clock.now())
-            refresh_devices(connection, failed_for_good, on, self.policy)
+        advance_attempts(connection, advanced, _NEXT_STEP[step], AttemptStatus.IN_FLIGHT)
+        advance_attempts(connection, unknown, step, AttemptStatus.UNKNOWN)
+        finish_attempts(connection, finishes, on)
+        set_credentials(connection, credentials)
+        set_migration_state(connection, failed_for_good, MigrationState.AWAITING_REMEDIATION)
+        add_evidence(connection, evidence)
+        append_device_events(connection, events, self.clock.now())
+        refresh_devices(connection, failed_for_good, on, self.policy)
 
     def _replaced_event(self, work: Work, on: date) -> DeviceEvent:
         return DeviceEvent(
@@ -238,7 +255,9 @@ class StepDriver:
             reference=work.attempt_id,
         )
 
-    def _read_credentials(self, batch: Sequence[Work], tally: StepTally) -> None:
+    def _read_credentials(
+        self, connection: Connection, batch: Sequence[Work], tally: StepTally
+    ) -> None:
         on = self.clock.today()
         read = self.providers.reader.read([w.device_id for w in batch])
         events: list[DeviceEvent] = []
@@ -275,19 +294,20 @@ class StepDriver:
             finishes.append(finish)
             if final:
                 failed_for_good.append(work.device_id)
-        with self.engine.begin() as connection:
-            advance_attempts(
-                connection, to_reconcile, Step.RECONCILE.value, AttemptStatus.IN_FLIGHT
-            )
-            finish_attempts(connection, finishes, on)
-            set_credentials(connection, credentials)
-            set_migration_state(connection, failed_for_good, MigrationState.AWAITING_REMEDIATION)
-            add_evidence(connection, evidence)
-            append_device_events(connection, events, self.clock.now())
-            refresh_devices(connection, failed_for_good, on, self.policy)
+        advance_attempts(connection, to_reconcile, Step.RECONCILE.value, AttemptStatus.IN_FLIGHT)
+        finish_attempts(connection, finishes, on)
+        set_credentials(connection, credentials)
+        set_migration_state(connection, failed_for_good, MigrationState.AWAITING_REMEDIATION)
+        add_evidence(connection, evidence)
+        append_device_events(connection, events, self.clock.now())
+        refresh_devices(connection, failed_for_good, on, self.policy)
 
     def _reconcile(
-        self, batch: Sequence[Work], results: Sequence[StepResult], tally: StepTally
+        self,
+        connection: Connection,
+        batch: Sequence[Work],
+        results: Sequence[StepResult],
+        tally: StepTally,
     ) -> None:
         on = self.clock.today()
         by_id = {r.attempt_id: r for r in results}
@@ -321,11 +341,10 @@ class StepDriver:
             finishes.append(finish)
             if final:
                 failed_for_good.append(work.device_id)
-        with self.engine.begin() as connection:
-            finish_attempts(connection, finishes, on)
-            mark_migrated(connection, migrated)
-            set_migration_state(connection, failed_for_good, MigrationState.AWAITING_REMEDIATION)
-            append_device_events(connection, events, self.clock.now())
-            refresh_devices(connection, [*migrated, *failed_for_good], on, self.policy)
+        finish_attempts(connection, finishes, on)
+        mark_migrated(connection, migrated)
+        set_migration_state(connection, failed_for_good, MigrationState.AWAITING_REMEDIATION)
+        append_device_events(connection, events, self.clock.now())
+        refresh_devices(connection, [*migrated, *failed_for_good], on, self.policy)
         if migrated:
             logger.debug("Migrated devices.", extra={"count": len(migrated)})

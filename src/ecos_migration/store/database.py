@@ -46,6 +46,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-200000")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # A migration run rewrites the same device and index pages in every step of a chunk;
+    # checkpointing every 80 MB rather than every 4 MB copies each page back once, not
+    # once per step, and a crash still loses nothing that was committed.
+    cursor.execute("PRAGMA wal_autocheckpoint=20000")
     cursor.close()
 
 

@@ -252,3 +252,24 @@ def test_demo_small_fleet(tmp_path: Path) -> None:
     # The demo starts fresh when run again.
     second = cli(database, "demo", "--out", str(out), "--devices", "400", "--every", "100")
     assert second.returncode == 0, second.stderr
+
+
+def test_run_rejects_unknown_scenario_model(tmp_path: Path) -> None:
+    database = prepare(tmp_path, good=10, defect=0)
+    scenario = tmp_path / "typo.toml"
+    scenario.write_text('[[model]]\nmodel = "ESME/NOPE/X/1"\nreview_refused = 0.5\n')
+    result = cli(database, "run", "--days", "2", "--scenario", str(scenario))
+    assert result.returncode == 1
+    assert "ESME/NOPE/X/1" in result.stderr
+    assert "not in the inventory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_repeated_days_explained(tmp_path: Path) -> None:
+    database = prepare(tmp_path, good=10, defect=0)
+    first = cli(database, "run", "--days", "3")
+    assert first.returncode == 0, first.stderr
+    again = cli(database, "run", "--days", "2")
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to run" in again.stdout
+    assert "count from the run's first day" in again.stdout

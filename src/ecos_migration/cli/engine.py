@@ -121,14 +121,24 @@ def run(  # noqa: PLR0917 - Typer passes each option as a parameter
     try:
         with _progress(context) as progress:
             task = progress.add_task("Migration run", total=len(todo), rate="")
+            migrated = 0
 
             def report(summary: DaySummary) -> None:
+                nonlocal migrated
+                migrated += summary.migrated
                 progress.console.print(summary.line())
-                progress.update(task, advance=1, rate=f"{summary.migrated} migrated")
+                progress.update(task, advance=1, rate=f"{migrated:,} migrated in this run")
 
             run_days(simulation, todo, report)
     finally:
         simulation.close()
+    if not todo:
+        context.console.print(
+            f"Nothing to run: every day from {parameters.start.isoformat()} to "
+            f"{last.isoformat()} is already complete. --days and --until count from the run's "
+            "first day; give a later --until (or more --days) to run further."
+        )
+        return
     context.console.print(
         f"Completed {len(todo)} day(s) up to {last.isoformat()} with seed {parameters.seed}."
     )
@@ -295,9 +305,12 @@ def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
     total = (plan.last - plan.first).days + 1
     with _progress(context) as progress:
         task = progress.add_task("Demo migration period", total=total, rate="")
+        migrated = 0
 
         def report(summary: DaySummary) -> None:
-            progress.update(task, advance=1, rate=f"{summary.migrated} migrated")
+            nonlocal migrated
+            migrated += summary.migrated
+            progress.update(task, advance=1, rate=f"{migrated:,} migrated")
             index = (summary.day - plan.first).days
             if index % every == 0 or summary.day == plan.last:
                 progress.console.print(summary.line())

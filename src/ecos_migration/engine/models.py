@@ -122,7 +122,13 @@ class ModelLife:
                 model.key, [m.key for m in models], allowed_upgrades(connection)
             )
         ]
-        evidence = evidence_for_models(connection, [model.id, *targets])
+        # Evidence dated after the day being run has not happened yet, so it cannot count.
+        today = self.clock.today()
+        evidence = [
+            item
+            for item in evidence_for_models(connection, [model.id, *targets])
+            if item.occurred_on <= today
+        ]
         return after_proving(bulk_gate(model.id, targets, evidence))
 
     def _judge_proving(self, connection: Connection, model: ModelRecord) -> None:
@@ -229,6 +235,8 @@ class ModelLife:
             target_resolution_at=self.clock.now() + timedelta(hours=hours),
         )
         logger.warning(
-            "Suspended a Device Model and opened an incident.",
+            "Suspended Device Model %s and opened incident %d.",
+            model.key,
+            incident_id,
             extra={"model": str(model.key), "incident_id": incident_id, "reason": reason},
         )

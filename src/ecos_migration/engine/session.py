@@ -20,6 +20,7 @@ from ecos_migration.providers.simulated.fleet import sync_fleet
 from ecos_migration.providers.simulated.parties import SimulatedParties
 from ecos_migration.providers.simulated.scenario import parse_scenario
 from ecos_migration.providers.simulated.state import SimulatorState
+from ecos_migration.store.models import all_models
 from ecos_migration.store.runs import (
     DaySummary,
     RunParameters,
@@ -94,6 +95,15 @@ def open_simulation(
 ) -> Simulation:
     """Open (or create) the simulator state and an engine running against it."""
     scenario = parse_scenario(parameters.scenario_text, "the run's scenario")
+    with engine.connect() as connection:
+        known = {str(model.key) for model in all_models(connection)}
+    unknown = sorted(set(scenario.models) - known)
+    if unknown:
+        raise InputError(
+            f"the scenario names Device Models that are not in the inventory: "
+            f"{', '.join(unknown)}. Write each as TYPE/MANUFACTURER/MODEL/FIRMWARE exactly as "
+            "`ecos-migration models` lists it"
+        )
     state = SimulatorState(state_path)
     parties = SimulatedParties(state, scenario, parameters.seed)
     providers = Providers(tcos=parties, ecos=parties, reader=parties)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,12 @@ def test_csv_empty_credential_defaults(tmp_path: Path) -> None:
         ("firmware_version", "", "required for a SMETS2 ESME"),
         ("supplier_id", "", "required for a SMETS2 ESME"),
         ("mpxn", "9" * 40, "at most 32"),
+        ("supplier_id", "S" * 33, "at most 32 characters"),
+        ("supplier_id", "../../../tmp/x", "starting with a letter or digit"),
+        ("supplier_id", ".", "starting with a letter or digit"),
+        ("supplier_id", "..", "starting with a letter or digit"),
+        ("supplier_id", "SUP 1", "letters, digits, '-', '_' and '.'"),
+        ("supplier_id", "SUP;1", "letters, digits, '-', '_' and '.'"),
     ],
 )
 def test_csv_invalid_field(tmp_path: Path, column: str, value: str, expected: str) -> None:
@@ -247,3 +254,25 @@ def test_duis_missing_version(tmp_path: Path) -> None:
     rows = list(read_dsp_inventory(path, POLICY))
     assert [p.column for p in rows[0].problems] == ["SMETSCHTSVersion"]
     assert "SMETS1, SMETS2 or CHTS" in rows[0].problems[0].expected
+
+
+def test_csv_supplier_id_safe_form_accepted(tmp_path: Path) -> None:
+    fields = dict(zip(INVENTORY_COLUMNS, GOOD_ESME.split(","), strict=True))
+    fields["supplier_id"] = "Sup-1_A.b"
+    rows = list(read_inventory_csv(_write(tmp_path, HEADER, ",".join(fields.values())), POLICY))
+    assert rows[0].problems == []
+    assert rows[0].record is not None
+    assert rows[0].record.supplier_id == "Sup-1_A.b"
+
+
+def test_csv_commissioned_after_snapshot(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER, GOOD_ESME)
+    on_day = [p for row in read_inventory_csv(path, POLICY, date(2023, 1, 1)) for p in row.problems]
+    assert on_day == []
+    problems = [
+        p for row in read_inventory_csv(path, POLICY, date(2022, 12, 31)) for p in row.problems
+    ]
+    assert len(problems) == 1
+    assert problems[0].column == "commissioned_on"
+    assert problems[0].value == "2023-01-01"
+    assert "later than the snapshot date 2022-12-31" in problems[0].expected

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import operator
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,10 @@ def check_header(file: str, header: list[str] | None, expected: tuple[str, ...])
     return problems
 
 
-def read_inventory_csv(path: Path, policy: EligibilityPolicy) -> Iterator[ParsedRow]:
-    """Yield every data row of an inventory CSV file, validated.
+def read_inventory_csv(
+    path: Path, policy: EligibilityPolicy, on: date | None = None
+) -> Iterator[ParsedRow]:
+    """Yield every data row of an inventory CSV file, validated against snapshot date ``on``.
 
     Raises ``InputError`` when the header is invalid, because then no row can be read.
     """
@@ -82,7 +85,7 @@ def read_inventory_csv(path: Path, policy: EligibilityPolicy) -> Iterator[Parsed
                 )
             assert header is not None
             names = [name.strip() for name in header]
-            yield from _rows(file, reader, names, policy)
+            yield from _rows(file, reader, names, policy, on)
         except UnicodeDecodeError as exc:
             raise InputError(
                 f"{file}: line {reader.line_num + 1}: the file is not valid UTF-8 ({exc.reason}); "
@@ -93,7 +96,7 @@ def read_inventory_csv(path: Path, policy: EligibilityPolicy) -> Iterator[Parsed
 
 
 def _rows(
-    file: str, reader: Any, names: list[str], policy: EligibilityPolicy
+    file: str, reader: Any, names: list[str], policy: EligibilityPolicy, on: date | None
 ) -> Iterator[ParsedRow]:
     width = len(names)
     # The fields in ``INVENTORY_COLUMNS`` order, whatever the order of the file's columns.
@@ -104,7 +107,7 @@ def _rows(
         if not fields:
             continue
         if len(fields) == width:
-            quick = quick_record(tuple(map(strip, ordered(fields))), policy)
+            quick = quick_record(tuple(map(strip, ordered(fields))), policy, on)
             if quick is not None:
                 yield ParsedRow(
                     f"line {line}", line, quick, [], dict(zip(names, fields, strict=True))
@@ -117,5 +120,5 @@ def _rows(
             yield ParsedRow(check.location, line, None, check.problems, raw)
             continue
         values = {name: value.strip() for name, value in raw.items()}
-        record = build_record(check, values, policy)
+        record = build_record(check, values, policy, on=on)
         yield ParsedRow(check.location, line, record, check.problems, raw)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from lxml import etree
@@ -108,8 +109,10 @@ def _parser_options() -> dict[str, object]:
     }
 
 
-def read_dsp_inventory(path: Path, policy: EligibilityPolicy) -> Iterator[ParsedRow]:
-    """Yield every ``Device`` element of a DSPInventory response, validated.
+def read_dsp_inventory(
+    path: Path, policy: EligibilityPolicy, on: date | None = None
+) -> Iterator[ParsedRow]:
+    """Yield every ``Device`` element of a DSPInventory response, validated against ``on``.
 
     Raises ``InputError`` when the file is not well-formed XML or contains no DSPInventory.
     """
@@ -125,7 +128,7 @@ def read_dsp_inventory(path: Path, policy: EligibilityPolicy) -> Iterator[Parsed
                 found_inventory = True
                 continue
             index += 1
-            yield _device_row(file, index, element, policy)
+            yield _device_row(file, index, element, policy, on)
             element.clear(keep_tail=True)
             while element.getprevious() is not None:
                 del element.getparent()[0]
@@ -148,6 +151,7 @@ def _device_row(
     index: int,
     element: etree._Element,
     policy: EligibilityPolicy,
+    on: date | None,
 ) -> ParsedRow:
     # lxml-stubs types sourceline wrongly, so it is read untyped.
     line: int = getattr(element, "sourceline", None) or 0
@@ -163,7 +167,7 @@ def _device_row(
     values["generation"] = generation
     for field in NOT_CARRIED:
         values[field] = ""
-    record = build_record(check, values, policy, not_carried=NOT_CARRIED)
+    record = build_record(check, values, policy, not_carried=NOT_CARRIED, on=on)
     # Name the XML element rather than the CSV column in every problem. The generation has
     # no element of its own: ``_generation`` already reported it under SMETSCHTSVersion.
     problems = [

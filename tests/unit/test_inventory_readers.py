@@ -192,24 +192,51 @@ def test_duis_sample(smartdcc: Path) -> None:
     assert rows[1].location.endswith("DSPInventory/Device[2] (line 1)")
 
 
-def test_duis_external_entity_not_resolved(smartdcc: Path, tmp_path: Path) -> None:
+_HOSTILE_BODY = (
+    '<sr:Response xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"><sr:Body>'
+    "<sr:ResponseMessage><sr:DSPInventory><sr:Device>"
+    "<sr:DeviceID>00-11-22-33-44-55-66-77</sr:DeviceID><sr:DeviceType>CHF</sr:DeviceType>"
+    "<sr:DeviceStatus>Pending</sr:DeviceStatus><sr:DeviceManufacturer>&x;</sr:DeviceManufacturer>"
+    "<sr:DeviceModel>1</sr:DeviceModel><sr:SMETSCHTSVersion>CHTS V1</sr:SMETSCHTSVersion>"
+    "<sr:DeviceFirmwareVersion>1</sr:DeviceFirmwareVersion>"
+    "</sr:Device></sr:DSPInventory></sr:ResponseMessage></sr:Body></sr:Response>"
+)
+
+
+def test_duis_external_entity_rejected(smartdcc: Path, tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET")
     hostile = tmp_path / "hostile.xml"
     hostile.write_text(
-        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret}">]>'
-        '<sr:Response xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"><sr:Body>'
-        "<sr:ResponseMessage><sr:DSPInventory><sr:Device>"
-        "<sr:DeviceID>00-11-22-33-44-55-66-77</sr:DeviceID><sr:DeviceType>CHF</sr:DeviceType>"
-        "<sr:DeviceStatus>Pending</sr:DeviceStatus><sr:DeviceManufacturer>&x;</sr:DeviceManufacturer>"
-        "<sr:DeviceModel>1</sr:DeviceModel><sr:SMETSCHTSVersion>CHTS V1</sr:SMETSCHTSVersion>"
-        "<sr:DeviceFirmwareVersion>1</sr:DeviceFirmwareVersion>"
-        "</sr:Device></sr:DSPInventory></sr:ResponseMessage></sr:Body></sr:Response>"
+        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret}">]>' + _HOSTILE_BODY
     )
-    rows = list(read_dsp_inventory(hostile, POLICY))
-    assert all("TOPSECRET" not in str(row.raw) for row in rows)
-    assert all(row.record is None or "TOPSECRET" not in str(row.record) for row in rows)
+    with pytest.raises(InputError) as caught:
+        list(read_dsp_inventory(hostile, POLICY))
+    message = str(caught.value)
+    assert str(hostile) in message
+    assert "declares a DOCTYPE or entities, which are not accepted" in message
+    assert "TOPSECRET" not in message
     assert (smartdcc / "duis" / "signed" / "duis-xxe.xml").exists()
+
+
+def test_duis_doctype_after_long_prolog(tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_text(
+        '<?xml version="1.0"?><!--'
+        + "x" * 70_000
+        + '--><!DOCTYPE r [<!ENTITY x "y">]>'
+        + _HOSTILE_BODY
+    )
+    with pytest.raises(InputError, match="declares a DOCTYPE or entities"):
+        list(read_dsp_inventory(hostile, POLICY))
+
+
+def test_duis_utf16_doctype_rejected(tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.xml"
+    text = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x "y">]>' + _HOSTILE_BODY
+    hostile.write_bytes(text.encode("utf-16"))
+    with pytest.raises(InputError, match="declares a DOCTYPE or entities"):
+        list(read_dsp_inventory(hostile, POLICY))
 
 
 def test_duis_problems_name_element(tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ def test_csv_with_every_mistake(db: Path, tmp_path: Path) -> None:
         "line 9, column device_type: value 'Meter': expected one of ESME",
         "line 10, column generation: value 'SMETS3': expected one of SMETS1, SMETS2",
         "line 11, column smi_status: value 'Live': expected one of Pending",
-        "line 12, column commissioned_on: value '2023-13-01': expected an ISO date",
+        "line 12, column commissioned_on: value '2023-13-01': not a real calendar date",
         "line 13, column last_change_of_supplier_on: value '1 May 2023': expected an ISO date",
         "line 14, column comms_status: value 'DOWN': expected one of OK, FAILED",
         "line 15, column cos_credential: value 'ECoS': expected one of TCOS, ECOS, UNKNOWN",

@@ -162,3 +162,16 @@ def test_evidence_future_date_rejected(fleet: Engine, tmp_path: Path) -> None:
     assert "line 2," not in message
     with fleet.connect() as connection:
         assert evidence_for_device(connection, "00DB000000000001") == []
+
+
+def test_evidence_unclosed_quote(fleet: Engine, tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "device_id,kind,occurred_on,reference\n"
+        "00DB000000000001,SRV_6_23_SUCCESS,2022-04-01,ok\n"
+        '00DB000000000001,SRV_6_23_SUCCESS,2022-04-02,"open\n'
+        "00DB000000000001,SRV_6_23_SUCCESS,2022-04-03,ok\n",
+    )
+    with pytest.raises(InputError) as error:
+        import_evidence_file(fleet, path, ON)
+    assert f"{path}: line 3: a quote is not closed" in str(error.value)

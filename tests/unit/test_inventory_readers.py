@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_csv_empty_credential_defaults(tmp_path: Path) -> None:
         ("generation", "SMETS3", "expected one of"),
         ("smi_status", "commissioned", "expected one of"),
         ("commissioned_on", "01/02/2023", "ISO date"),
-        ("last_change_of_supplier_on", "2023-02-30", "ISO date"),
+        ("last_change_of_supplier_on", "2023-02-30", "not a real calendar date"),
         ("comms_status", "BROKEN", "expected one of"),
         ("cos_credential", "NOT_APPLICABLE", "expected one of"),
         ("chf_id", "xyz", "EUI-64"),
@@ -303,3 +304,32 @@ def test_csv_commissioned_after_snapshot(tmp_path: Path) -> None:
     assert problems[0].column == "commissioned_on"
     assert problems[0].value == "2023-01-01"
     assert "later than the snapshot date 2022-12-31" in problems[0].expected
+
+
+def test_csv_unclosed_quote(tmp_path: Path) -> None:
+    fields = GOOD_ESME.split(",")
+    fields[9] = '"123'
+    path = _write(tmp_path, HEADER, GOOD_ESME, ",".join(fields), GOOD_ESME)
+    with pytest.raises(InputError) as caught:
+        list(read_inventory_csv(path, POLICY))
+    message = str(caught.value)
+    assert f"{path}: line 3: a quote is not closed" in message
+
+
+def test_csv_field_too_long(tmp_path: Path) -> None:
+    fields = GOOD_ESME.split(",")
+    fields[9] = "9" * (csv.field_size_limit() + 1)
+    path = _write(tmp_path, HEADER, GOOD_ESME, ",".join(fields))
+    with pytest.raises(InputError) as caught:
+        list(read_inventory_csv(path, POLICY))
+    message = str(caught.value)
+    assert f"{path}: line 3: a field is too long" in message
+    assert f"the limit is {csv.field_size_limit()} characters" in message
+
+
+def test_csv_impossible_date_named(tmp_path: Path) -> None:
+    fields = GOOD_ESME.split(",")
+    fields[10] = "2019-02-30"
+    problems = _problems(_write(tmp_path, HEADER, ",".join(fields)))
+    assert [p.column for p in problems] == ["commissioned_on"]
+    assert problems[0].expected == "not a real calendar date (YYYY-MM-DD)"

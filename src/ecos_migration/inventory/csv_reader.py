@@ -36,6 +36,29 @@ INVENTORY_COLUMNS = (
 )
 
 
+def describe_csv_error(exc: csv.Error, first_line: int, line: int) -> str:
+    """Return what a ``csv.Error`` means for the row that spans ``first_line`` to ``line``.
+
+    The readers run in strict mode, so a quote left open raises at the end of the file
+    instead of joining every later line into one field.
+    """
+    text = str(exc)
+    if text.startswith("unexpected end of data"):
+        return (
+            f"line {first_line}: a quote is not closed: the quoted field that starts on "
+            "this line runs to the end of the file; close the quote or remove it"
+        )
+    if text.startswith("field larger than field limit"):
+        return (
+            f"line {line}: a field is too long: the limit is {csv.field_size_limit()} "
+            f"characters per field (row from line {first_line}); a quote left open also "
+            "joins the following lines into one field"
+        )
+    if "expected after '\"'" in text:
+        return f"line {line}: invalid CSV: a closing quote must end its field ({text})"
+    return f"line {line}: invalid CSV: {text}"
+
+
 def check_header(file: str, header: list[str] | None, expected: tuple[str, ...]) -> list[Problem]:
     """Return the problems of a header row: missing, unknown and repeated columns."""
     if header is None:
@@ -72,7 +95,8 @@ def read_inventory_csv(
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}") from exc
     with handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, strict=True)
+        first_line = 1
         try:
             header = next(reader, None)
             problems = check_header(file, header, INVENTORY_COLUMNS)
@@ -85,14 +109,18 @@ def read_inventory_csv(
                 )
             assert header is not None
             names = [name.strip() for name in header]
-            yield from _rows(file, reader, names, policy, on)
+            first_line = reader.line_num + 1
+            for row in _rows(file, reader, names, policy, on):
+                first_line = reader.line_num + 1
+                yield row
         except UnicodeDecodeError as exc:
             raise InputError(
                 f"{file}: line {reader.line_num + 1}: the file is not valid UTF-8 ({exc.reason}); "
                 "save it as UTF-8 and import it again"
             ) from exc
         except csv.Error as exc:
-            raise InputError(f"{file}: line {reader.line_num}: invalid CSV: {exc}") from exc
+            message = describe_csv_error(exc, first_line, reader.line_num)
+            raise InputError(f"{file}: {message}") from exc
 
 
 def _rows(

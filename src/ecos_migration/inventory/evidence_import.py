@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ecos_migration.domain.device import DeviceModelKey
 from ecos_migration.domain.evidence import Evidence, EvidenceKind, EvidenceSource
 from ecos_migration.errors import InputError, StoreError
-from ecos_migration.inventory.csv_reader import check_header
+from ecos_migration.inventory.csv_reader import check_header, describe_csv_error
 from ecos_migration.inventory.problems import Problem, describe_problems
 from ecos_migration.inventory.records import RowCheck
 from ecos_migration.store.evidence import add_evidence
@@ -68,9 +68,10 @@ def _read(path: Path, on: date) -> tuple[list[_EvidenceRow], list[Problem]]:
     rows: list[_EvidenceRow] = []
     problems: list[Problem] = []
     seen: dict[tuple[str, str, str, str], int] = {}
+    first_line = 1
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, strict=True)
             header = next(reader, None)
             names = [name.strip() for name in header or []]
             extra = tuple(name for name in OPTIONAL_COLUMNS if name in names)
@@ -79,10 +80,13 @@ def _read(path: Path, on: date) -> tuple[list[_EvidenceRow], list[Problem]]:
                 raise InputError(
                     describe_problems(file, header_problems, len(header_problems), hint=_HINT)
                 )
+            first_line = reader.line_num + 1
             for fields in reader:
+                line = reader.line_num
+                # The next row starts after this one, whatever happens to this one.
+                first_line = line + 1
                 if not fields:
                     continue
-                line = reader.line_num
                 check = RowCheck(file, f"line {line}")
                 if len(fields) != len(names):
                     check.add(None, None, f"expected {len(names)} fields, found {len(fields)}")
@@ -103,7 +107,10 @@ def _read(path: Path, on: date) -> tuple[list[_EvidenceRow], list[Problem]]:
                 problems.extend(check.problems)
                 if row is not None:
                     rows.append(row)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except csv.Error as exc:
+        message = describe_csv_error(exc, first_line, reader.line_num)
+        raise InputError(f"{file}: {message}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {file}: {exc}") from exc
     return rows, problems
 

@@ -26,6 +26,7 @@ from ecos_migration.store.devices import DeviceRecord
 _T = TypeVar("_T")
 
 _EUI64 = re.compile(r"^[0-9A-Fa-f]{2}(?:-?[0-9A-Fa-f]{2}){7}$")
+_ISO_DAY_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 DEVICE_TYPES = {member.value: member for member in DeviceType}
 GENERATIONS = {member.value: member for member in Generation}
@@ -107,7 +108,10 @@ class RowCheck:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            self.add(column, value, "expected an ISO date YYYY-MM-DD")
+            if _ISO_DAY_FORM.fullmatch(value):
+                self.add(column, value, "not a real calendar date (YYYY-MM-DD)")
+            else:
+                self.add(column, value, "expected an ISO date YYYY-MM-DD")
             return None
 
     def supplier_id(self, column: str, value: str) -> str | None:

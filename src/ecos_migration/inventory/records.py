@@ -52,9 +52,9 @@ _MAX_FIRMWARE = MAX_LENGTHS["firmware_version"]
 _MAX_SUPPLIER = MAX_LENGTHS["supplier_id"]
 _MAX_MPXN = MAX_LENGTHS["mpxn"]
 
-# A supplier id names the supplier's report folder, so it must be safe as a file name:
-# ASCII letters, digits, "-", "_" and ".", starting with a letter or digit (so "." and
-# ".." and hidden names are excluded), and no longer than its column.
+# A supplier id names the supplier's report folder, so it must be safe as a file name.
+# It contains only ASCII letters, digits, "-", "_" and ".", and starts with a letter or
+# digit, which excludes "." and ".." and hidden names. It fits its column.
 _SUPPLIER_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{_MAX_SUPPLIER - 1}}}")
 SUPPLIER_ID_FORM = (
     "expected ASCII letters, digits, '-', '_' and '.', starting with a letter or digit, "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -584,7 +583,7 @@ def test_engine_remediated_by_upgrade(engine: Engine, tmp_path: Path) -> None:
             select(device.c.id).where(device.c.migration_state == "AWAITING_REMEDIATION")
         ).scalar_one()
     # The supplier upgrades the firmware: the device is of the fixed model from now on.
-    fixed = [replace(r, model_key=MODEL_B_FIX) for r in records(MODEL_B, 20, 0)]
+    fixed = [r._replace(model_key=MODEL_B_FIX) for r in records(MODEL_B, 20, 0)]
     day = START + timedelta(days=4)
     with engine.begin() as connection:
         upsert_devices(

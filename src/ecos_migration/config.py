@@ -13,7 +13,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from ecos_migration.domain.device import DeviceType
 from ecos_migration.domain.eligibility import EligibilityPolicy
@@ -24,6 +34,12 @@ CONFIG_VARIABLE = "ECOS_MIGRATION_CONFIG"
 # The hard limit on proving devices per Device Model across all proving steps.
 MAX_PROVING_DEVICES = 300
 
+# Incident categories, 1 most severe.
+INCIDENT_CATEGORIES = frozenset(range(1, 6))
+
+# Numbers are strict so that TOML booleans (a subclass of int in Python) and strings are
+# rejected. StrictFloat still accepts integers, so ``success_rate = 1`` is valid.
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -31,8 +47,8 @@ class _Section(BaseModel):
 
 class EligibilitySettings(_Section):
     in_scope_device_types: list[DeviceType]
-    recently_commissioned_days: int = Field(ge=0)
-    recent_change_of_supplier_days: int = Field(ge=0)
+    recently_commissioned_days: StrictInt = Field(ge=0)
+    recent_change_of_supplier_days: StrictInt = Field(ge=0)
 
     def policy(self) -> EligibilityPolicy:
         """Return the eligibility policy these settings describe."""
@@ -52,9 +68,31 @@ class PeriodExtension(_Section):
 class PeriodSettings(_Section):
     live_date: date
     end_date: date
-    supplier_cutoff_days_before_end: int = Field(ge=0)
-    hub_cutoff_days_after_live: int = Field(ge=0)
+    supplier_cutoff_days_before_end: StrictInt = Field(ge=0)
+    hub_cutoff_days_after_live: StrictInt = Field(ge=0)
     extensions: list[PeriodExtension] = []
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> PeriodSettings:
+        if self.end_date <= self.live_date:
+            raise ValueError(
+                f"period.end_date {self.end_date} must be after period.live_date {self.live_date}"
+            )
+        end = self.end_date
+        for index, extension in enumerate(self.extensions):
+            key = f"period.extensions[{index}]"
+            if extension.new_end_date <= end:
+                raise ValueError(
+                    f"{key}.new_end_date {extension.new_end_date} must be later than the "
+                    f"period end in force before it, {end}"
+                )
+            if extension.granted_on > end:
+                raise ValueError(
+                    f"{key}.granted_on {extension.granted_on} is after the period end in "
+                    f"force before it, {end}: an extension is granted before the period ends"
+                )
+            end = extension.new_end_date
+        return self
 
     @property
     def effective_end_date(self) -> date:
@@ -75,8 +113,8 @@ class PeriodSettings(_Section):
 
 
 class ProvingSettings(_Section):
-    steps: list[int]
-    success_rate: float = Field(ge=0.0, le=1.0)
+    steps: list[StrictInt]
+    success_rate: StrictFloat = Field(ge=0.0, le=1.0)
 
     @field_validator("steps")
     @classmethod
@@ -94,24 +132,38 @@ class ProvingSettings(_Section):
 
 
 class SuspensionSettings(_Section):
-    failure_rate: float = Field(ge=0.0, le=1.0)
-    window_attempts: int = Field(ge=1)
-    min_attempts: int = Field(ge=1)
-    incident_category: int = Field(ge=1, le=5)
-    proving_incident_category: int = Field(ge=1, le=5)
+    failure_rate: StrictFloat = Field(ge=0.0, le=1.0)
+    window_attempts: StrictInt = Field(ge=1)
+    min_attempts: StrictInt = Field(ge=1)
+    incident_category: StrictInt = Field(ge=1, le=5)
+    proving_incident_category: StrictInt = Field(ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _check_window(self) -> SuspensionSettings:
+        if self.window_attempts < self.min_attempts:
+            raise ValueError(
+                f"suspension.window_attempts {self.window_attempts} is smaller than "
+                f"suspension.min_attempts {self.min_attempts}: the window must hold at least "
+                "the minimum number of attempts"
+            )
+        return self
 
 
 class CapacitySettings(_Section):
-    daily: int = Field(ge=1)
+    daily: StrictInt = Field(ge=1)
 
 
 class IncidentSettings(_Section):
-    target_resolution_hours: dict[int, float]
+    # TOML keys are strings, so the keys are converted to int rather than strict.
+    target_resolution_hours: dict[int, StrictFloat]
 
     @field_validator("target_resolution_hours")
     @classmethod
     def _check_categories(cls, hours: dict[int, float]) -> dict[int, float]:
-        missing = sorted({1, 2, 3, 4, 5} - set(hours))
+        unknown = sorted(set(hours) - INCIDENT_CATEGORIES)
+        if unknown:
+            raise ValueError(f"incident categories {unknown} are not valid: categories are 1 to 5")
+        missing = sorted(INCIDENT_CATEGORIES - set(hours))
         if missing:
             raise ValueError(f"target resolution hours are missing for categories {missing}")
         if any(value <= 0 for value in hours.values()):
@@ -155,6 +207,16 @@ def default_config_text() -> str:
     return resources.files("ecos_migration").joinpath("data/default-config.toml").read_text()
 
 
+def _describe(error: ErrorDetails) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    value = error.get("input")
+    # A section-level error has the whole section as its input, and its message names the
+    # keys and values itself.
+    if isinstance(value, dict | list | BaseModel):
+        return f"{key}: {error['msg']}"
+    return f"{key}: {error['msg']} (value {value!r})"
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Load the default configuration, overridden by ``path`` or ``ECOS_MIGRATION_CONFIG``."""
     raw = tomllib.loads(default_config_text())
@@ -168,8 +230,5 @@ def load_settings(path: Path | None = None) -> Settings:
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = "; ".join(_describe(error) for error in exc.errors())
         raise ConfigurationError(f"{source}: invalid configuration: {problems}") from exc

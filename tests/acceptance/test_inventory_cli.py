@@ -82,7 +82,7 @@ def test_csv_with_every_mistake(db: Path, tmp_path: Path) -> None:
         "line 9, column device_type: value 'Meter': expected one of ESME",
         "line 10, column generation: value 'SMETS3': expected one of SMETS1, SMETS2",
         "line 11, column smi_status: value 'Live': expected one of Pending",
-        "line 12, column commissioned_on: value '2023-13-01': expected an ISO date",
+        "line 12, column commissioned_on: value '2023-13-01': not a real calendar date",
         "line 13, column last_change_of_supplier_on: value '1 May 2023': expected an ISO date",
         "line 14, column comms_status: value 'DOWN': expected one of OK, FAILED",
         "line 15, column cos_credential: value 'ECoS': expected one of TCOS, ECOS, UNKNOWN",
@@ -244,3 +244,15 @@ def test_evidence_and_upgrades_cli(db: Path, tmp_path: Path) -> None:
     result = _run(db, "models", "upgrades", "import", str(bad), check=False)
     assert result.returncode == 1
     assert "line 2, column from_model" in " ".join(result.stderr.split())
+
+
+def test_evidence_import_on_date(db: Path, tmp_path: Path) -> None:
+    _run(db, "inventory", "import", str(_csv(tmp_path, "a.csv", FLEET)), "--on", "2023-07-01")
+    evidence = tmp_path / "evidence.csv"
+    evidence.write_text(
+        "device_id,kind,occurred_on,reference\n00DB000000000012,SRV_6_23_SUCCESS,2023-07-02,S-1\n"
+    )
+    early = _run(db, "evidence", "import", str(evidence), "--on", "2023-07-01", check=False)
+    assert early.returncode == 1
+    assert "later than the import date 2023-07-01" in " ".join(early.stderr.split())
+    _run(db, "evidence", "import", str(evidence), "--on", "2023-07-02")

@@ -17,7 +17,7 @@ from ecos_migration.inventory.evidence_import import import_evidence_file
 from ecos_migration.inventory.importer import ImportOptions, InventoryFormat, import_inventory_file
 from ecos_migration.inventory.model_listing import list_models
 from ecos_migration.store.evidence import evidence_for_device
-from ecos_migration.store.models import get_model
+from ecos_migration.store.models import ensure_models, get_model
 
 ON = date(2023, 7, 1)
 NOW = datetime(2023, 7, 1, 12, tzinfo=UTC)
@@ -49,7 +49,7 @@ def test_evidence_for_current_model(fleet: Engine, tmp_path: Path) -> None:
         "00-DB-00-00-00-00-00-01,CERTIFICATE_REPLACEMENT_TCOS_TO_TCOS,2022-03-01,T1\n"
         "00DB000000000001,SRV_6_23_SUCCESS,2022-04-01,\n",
     )
-    result = import_evidence_file(fleet, path)
+    result = import_evidence_file(fleet, path, ON)
     assert result.imported == 2
     with fleet.connect() as connection:
         items = evidence_for_device(connection, "00DB000000000001")
@@ -70,19 +70,21 @@ def test_evidence_reimport_skips(fleet: Engine, tmp_path: Path) -> None:
         tmp_path,
         "device_id,kind,occurred_on,reference\n00DB000000000001,SRV_6_23_SUCCESS,2022-04-01,R\n",
     )
-    import_evidence_file(fleet, path)
-    again = import_evidence_file(fleet, path)
+    import_evidence_file(fleet, path, ON)
+    again = import_evidence_file(fleet, path, ON)
     assert again.imported == 0
     assert again.already_imported == 1
 
 
 def test_evidence_named_model(fleet: Engine, tmp_path: Path) -> None:
+    with fleet.begin() as connection:
+        ensure_models(connection, [DeviceModelKey.parse("ESME/AB/E1/0009")])
     path = _write(
         tmp_path,
         "device_id,kind,occurred_on,reference,device_model\n"
         "00DB0000000000AA,CERTIFICATE_REPLACEMENT_TCOS_TO_ECOS,2022-04-01,X,ESME/AB/E1/0009\n",
     )
-    assert import_evidence_file(fleet, path).imported == 1
+    assert import_evidence_file(fleet, path, ON).imported == 1
     with fleet.connect() as connection:
         model = get_model(connection, DeviceModelKey.parse("ESME/AB/E1/0009"))
         items = evidence_for_device(connection, "00DB0000000000AA")
@@ -100,7 +102,7 @@ def test_evidence_invalid_imports_nothing(fleet: Engine, tmp_path: Path) -> None
         "00DB000000000001,SRV_6_23_SUCCESS,2022-04-01,ok\n",
     )
     with pytest.raises(InputError) as error:
-        import_evidence_file(fleet, path)
+        import_evidence_file(fleet, path, ON)
     message = str(error.value)
     assert "line 3, column kind: value 'SRV_6_24'" in message
     assert "line 4, column occurred_on: value 'April'" in message
@@ -111,3 +113,65 @@ def test_evidence_invalid_imports_nothing(fleet: Engine, tmp_path: Path) -> None
     assert "line 6, row: the same evidence is on line 2" in message
     with fleet.connect() as connection:
         assert evidence_for_device(connection, "00DB000000000001") == []
+
+
+def test_evidence_unknown_model_rejected(fleet: Engine, tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "device_id,kind,occurred_on,reference,device_model\n"
+        "00DB0000000000AA,CERTIFICATE_REPLACEMENT_TCOS_TO_ECOS,2022-04-01,X,ESME/AB/E1/0009\n",
+    )
+    with pytest.raises(InputError) as error:
+        import_evidence_file(fleet, path, ON)
+    message = str(error.value)
+    assert str(path) in message
+    assert "line 2, column device_model: value 'ESME/AB/E1/0009'" in message
+    assert "no such Device Model in the store" in message
+    with fleet.connect() as connection:
+        assert evidence_for_device(connection, "00DB0000000000AA") == []
+        assert [str(m.record.key) for m in list_models(connection, ON, POLICY)] == [str(E1)]
+
+
+def test_evidence_earlier_model_allowed(fleet: Engine, tmp_path: Path) -> None:
+    with fleet.begin() as connection:
+        ensure_models(connection, [DeviceModelKey.parse("ESME/AB/E1/0000")])
+    path = _write(
+        tmp_path,
+        "device_id,kind,occurred_on,reference,device_model\n"
+        "00DB000000000001,SRV_6_23_SUCCESS,2022-04-01,X,ESME/AB/E1/0000\n",
+    )
+    assert import_evidence_file(fleet, path, ON).imported == 1
+    with fleet.connect() as connection:
+        model = get_model(connection, DeviceModelKey.parse("ESME/AB/E1/0000"))
+        items = evidence_for_device(connection, "00DB000000000001")
+    assert items[0].model_id == model.id
+
+
+def test_evidence_future_date_rejected(fleet: Engine, tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "device_id,kind,occurred_on,reference\n"
+        "00DB000000000001,SRV_6_23_SUCCESS,2023-07-01,today\n"
+        "00DB000000000001,SRV_6_23_SUCCESS,2099-01-01,later\n",
+    )
+    with pytest.raises(InputError) as error:
+        import_evidence_file(fleet, path, ON)
+    message = str(error.value)
+    assert "line 3, column occurred_on: value '2099-01-01'" in message
+    assert "later than the import date 2023-07-01" in message
+    assert "line 2," not in message
+    with fleet.connect() as connection:
+        assert evidence_for_device(connection, "00DB000000000001") == []
+
+
+def test_evidence_unclosed_quote(fleet: Engine, tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "device_id,kind,occurred_on,reference\n"
+        "00DB000000000001,SRV_6_23_SUCCESS,2022-04-01,ok\n"
+        '00DB000000000001,SRV_6_23_SUCCESS,2022-04-02,"open\n'
+        "00DB000000000001,SRV_6_23_SUCCESS,2022-04-03,ok\n",
+    )
+    with pytest.raises(InputError) as error:
+        import_evidence_file(fleet, path, ON)
+    assert f"{path}: line 3: a quote is not closed" in str(error.value)

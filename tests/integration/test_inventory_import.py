@@ -328,7 +328,7 @@ def test_failed_first_import_keeps_schema(engine: Engine, tmp_path: Path) -> Non
             for table in ("device", "device_event")
         }
     assert after == before
-    assert len(before["device"]) == 7
+    assert len(before["device"]) == len(device.indexes)
     result = import_inventory_file(engine, _csv(tmp_path, "good.csv", FLEET), _options())
     assert result.inserted == len(FLEET)
 
@@ -389,3 +389,17 @@ def test_bulk_events_one_per_added_device(engine: Engine, tmp_path: Path) -> Non
             ("DEVICE_ADDED", ON, "loader")
         ]
         assert events[0]["recorded_at"].replace(tzinfo=UTC) == NOW
+
+
+def test_unsafe_supplier_and_future_commissioning(engine: Engine, tmp_path: Path) -> None:
+    rows = [
+        *FLEET,
+        "00DB000000000098,ESME,SMETS2,Commissioned,AB,E1,0001,,../../../tmp/x,7,2022-01-01,,,TCOS",
+        "00DB000000000099,ESME,SMETS2,Commissioned,AB,E1,0001,,SUP1,8,2023-07-02,,,TCOS",
+    ]
+    with pytest.raises(InputError) as error:
+        import_inventory_file(engine, _csv(tmp_path, "bad.csv", rows), _options())
+    message = str(error.value)
+    assert "line 15, column supplier_id: value '../../../tmp/x'" in message
+    assert "line 16, column commissioned_on: value '2023-07-02'" in message
+    assert _stored(engine) == {}

@@ -88,3 +88,59 @@ def test_invalid_config_named(tmp_path: Path, text: str, fragment: str) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="not found"):
         load_settings(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (
+            "[period]\nend_date = 2023-06-30\n",
+            ["period.end_date 2023-06-30 must be after period.live_date 2023-06-30"],
+        ),
+        (
+            "[[period.extensions]]\nnew_end_date = 2024-10-31\n"
+            'granted_by = "Secretary of State"\ngranted_on = 2024-09-15\n',
+            ["period.extensions[0].new_end_date 2024-10-31", "in force before it, 2024-10-31"],
+        ),
+        (
+            "[[period.extensions]]\nnew_end_date = 2025-03-31\n"
+            'granted_by = "Secretary of State"\ngranted_on = 2024-09-15\n'
+            "[[period.extensions]]\nnew_end_date = 2025-01-31\n"
+            'granted_by = "Secretary of State"\ngranted_on = 2024-12-01\n',
+            ["period.extensions[1].new_end_date 2025-01-31", "2025-03-31"],
+        ),
+        (
+            "[[period.extensions]]\nnew_end_date = 2025-03-31\n"
+            'granted_by = "Secretary of State"\ngranted_on = 2024-11-15\n',
+            ["period.extensions[0].granted_on 2024-11-15", "2024-10-31"],
+        ),
+        ("[capacity]\ndaily = true\n", ["capacity.daily", "valid integer", "True"]),
+        ("[proving]\nsteps = [true, 5]\n", ["proving.steps.0", "valid integer", "True"]),
+        ("[proving]\nsuccess_rate = true\n", ["proving.success_rate", "True"]),
+        ('[capacity]\ndaily = "100"\n', ["capacity.daily", "'100'"]),
+        (
+            "[incidents]\ntarget_resolution_hours = "
+            "{ 0 = 1, 1 = 4, 2 = 24, 3 = 72, 4 = 168, 5 = 336, 6 = 1 }\n",
+            ["incidents.target_resolution_hours", "categories [0, 6] are not valid"],
+        ),
+        (
+            "[suspension]\nwindow_attempts = 40\nmin_attempts = 50\n",
+            ["suspension.window_attempts 40 is smaller than suspension.min_attempts 50"],
+        ),
+    ],
+)
+def test_impossible_config_rejected(tmp_path: Path, text: str, fragments: list[str]) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+def test_integer_rates_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[proving]\nsuccess_rate = 1\n[suspension]\nfailure_rate = 0\n")
+    settings = load_settings(path)
+    assert settings.proving.success_rate == 1
+    assert settings.suspension.failure_rate == 0

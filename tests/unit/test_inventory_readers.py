@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -70,7 +72,7 @@ def test_csv_empty_credential_defaults(tmp_path: Path) -> None:
         ("generation", "SMETS3", "expected one of"),
         ("smi_status", "commissioned", "expected one of"),
         ("commissioned_on", "01/02/2023", "ISO date"),
-        ("last_change_of_supplier_on", "2023-02-30", "ISO date"),
+        ("last_change_of_supplier_on", "2023-02-30", "not a real calendar date"),
         ("comms_status", "BROKEN", "expected one of"),
         ("cos_credential", "NOT_APPLICABLE", "expected one of"),
         ("chf_id", "xyz", "EUI-64"),
@@ -79,6 +81,12 @@ def test_csv_empty_credential_defaults(tmp_path: Path) -> None:
         ("firmware_version", "", "required for a SMETS2 ESME"),
         ("supplier_id", "", "required for a SMETS2 ESME"),
         ("mpxn", "9" * 40, "at most 32"),
+        ("supplier_id", "S" * 33, "at most 32 characters"),
+        ("supplier_id", "../../../tmp/x", "starting with a letter or digit"),
+        ("supplier_id", ".", "starting with a letter or digit"),
+        ("supplier_id", "..", "starting with a letter or digit"),
+        ("supplier_id", "SUP 1", "letters, digits, '-', '_' and '.'"),
+        ("supplier_id", "SUP;1", "letters, digits, '-', '_' and '.'"),
     ],
 )
 def test_csv_invalid_field(tmp_path: Path, column: str, value: str, expected: str) -> None:
@@ -185,24 +193,51 @@ def test_duis_sample(smartdcc: Path) -> None:
     assert rows[1].location.endswith("DSPInventory/Device[2] (line 1)")
 
 
-def test_duis_external_entity_not_resolved(smartdcc: Path, tmp_path: Path) -> None:
+_HOSTILE_BODY = (
+    '<sr:Response xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"><sr:Body>'
+    "<sr:ResponseMessage><sr:DSPInventory><sr:Device>"
+    "<sr:DeviceID>00-11-22-33-44-55-66-77</sr:DeviceID><sr:DeviceType>CHF</sr:DeviceType>"
+    "<sr:DeviceStatus>Pending</sr:DeviceStatus><sr:DeviceManufacturer>&x;</sr:DeviceManufacturer>"
+    "<sr:DeviceModel>1</sr:DeviceModel><sr:SMETSCHTSVersion>CHTS V1</sr:SMETSCHTSVersion>"
+    "<sr:DeviceFirmwareVersion>1</sr:DeviceFirmwareVersion>"
+    "</sr:Device></sr:DSPInventory></sr:ResponseMessage></sr:Body></sr:Response>"
+)
+
+
+def test_duis_external_entity_rejected(smartdcc: Path, tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET")
     hostile = tmp_path / "hostile.xml"
     hostile.write_text(
-        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret}">]>'
-        '<sr:Response xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"><sr:Body>'
-        "<sr:ResponseMessage><sr:DSPInventory><sr:Device>"
-        "<sr:DeviceID>00-11-22-33-44-55-66-77</sr:DeviceID><sr:DeviceType>CHF</sr:DeviceType>"
-        "<sr:DeviceStatus>Pending</sr:DeviceStatus><sr:DeviceManufacturer>&x;</sr:DeviceManufacturer>"
-        "<sr:DeviceModel>1</sr:DeviceModel><sr:SMETSCHTSVersion>CHTS V1</sr:SMETSCHTSVersion>"
-        "<sr:DeviceFirmwareVersion>1</sr:DeviceFirmwareVersion>"
-        "</sr:Device></sr:DSPInventory></sr:ResponseMessage></sr:Body></sr:Response>"
+        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret}">]>' + _HOSTILE_BODY
     )
-    rows = list(read_dsp_inventory(hostile, POLICY))
-    assert all("TOPSECRET" not in str(row.raw) for row in rows)
-    assert all(row.record is None or "TOPSECRET" not in str(row.record) for row in rows)
+    with pytest.raises(InputError) as caught:
+        list(read_dsp_inventory(hostile, POLICY))
+    message = str(caught.value)
+    assert str(hostile) in message
+    assert "declares a DOCTYPE or entities, which are not accepted" in message
+    assert "TOPSECRET" not in message
     assert (smartdcc / "duis" / "signed" / "duis-xxe.xml").exists()
+
+
+def test_duis_doctype_after_long_prolog(tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_text(
+        '<?xml version="1.0"?><!--'
+        + "x" * 70_000
+        + '--><!DOCTYPE r [<!ENTITY x "y">]>'
+        + _HOSTILE_BODY
+    )
+    with pytest.raises(InputError, match="declares a DOCTYPE or entities"):
+        list(read_dsp_inventory(hostile, POLICY))
+
+
+def test_duis_utf16_doctype_rejected(tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.xml"
+    text = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x "y">]>' + _HOSTILE_BODY
+    hostile.write_bytes(text.encode("utf-16"))
+    with pytest.raises(InputError, match="declares a DOCTYPE or entities"):
+        list(read_dsp_inventory(hostile, POLICY))
 
 
 def test_duis_problems_name_element(tmp_path: Path) -> None:
@@ -247,3 +282,54 @@ def test_duis_missing_version(tmp_path: Path) -> None:
     rows = list(read_dsp_inventory(path, POLICY))
     assert [p.column for p in rows[0].problems] == ["SMETSCHTSVersion"]
     assert "SMETS1, SMETS2 or CHTS" in rows[0].problems[0].expected
+
+
+def test_csv_supplier_id_safe_form_accepted(tmp_path: Path) -> None:
+    fields = dict(zip(INVENTORY_COLUMNS, GOOD_ESME.split(","), strict=True))
+    fields["supplier_id"] = "Sup-1_A.b"
+    rows = list(read_inventory_csv(_write(tmp_path, HEADER, ",".join(fields.values())), POLICY))
+    assert rows[0].problems == []
+    assert rows[0].record is not None
+    assert rows[0].record.supplier_id == "Sup-1_A.b"
+
+
+def test_csv_commissioned_after_snapshot(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER, GOOD_ESME)
+    on_day = [p for row in read_inventory_csv(path, POLICY, date(2023, 1, 1)) for p in row.problems]
+    assert on_day == []
+    problems = [
+        p for row in read_inventory_csv(path, POLICY, date(2022, 12, 31)) for p in row.problems
+    ]
+    assert len(problems) == 1
+    assert problems[0].column == "commissioned_on"
+    assert problems[0].value == "2023-01-01"
+    assert "later than the snapshot date 2022-12-31" in problems[0].expected
+
+
+def test_csv_unclosed_quote(tmp_path: Path) -> None:
+    fields = GOOD_ESME.split(",")
+    fields[9] = '"123'
+    path = _write(tmp_path, HEADER, GOOD_ESME, ",".join(fields), GOOD_ESME)
+    with pytest.raises(InputError) as caught:
+        list(read_inventory_csv(path, POLICY))
+    message = str(caught.value)
+    assert f"{path}: line 3: a quote is not closed" in message
+
+
+def test_csv_field_too_long(tmp_path: Path) -> None:
+    fields = GOOD_ESME.split(",")
+    fields[9] = "9" * (csv.field_size_limit() + 1)
+    path = _write(tmp_path, HEADER, GOOD_ESME, ",".join(fields))
+    with pytest.raises(InputError) as caught:
+        list(read_inventory_csv(path, POLICY))
+    message = str(caught.value)
+    assert f"{path}: line 3: a field is too long" in message
+    assert f"the limit is {csv.field_size_limit()} characters" in message
+
+
+def test_csv_impossible_date_named(tmp_path: Path) -> None:
+    fields = GOOD_ESME.split(",")
+    fields[10] = "2019-02-30"
+    problems = _problems(_write(tmp_path, HEADER, ",".join(fields)))
+    assert [p.column for p in problems] == ["commissioned_on"]
+    assert problems[0].expected == "not a real calendar date (YYYY-MM-DD)"

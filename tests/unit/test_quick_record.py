@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from datetime import date
 
 from ecos_migration.domain.eligibility import EligibilityPolicy
 from ecos_migration.inventory.csv_reader import INVENTORY_COLUMNS
@@ -21,19 +22,38 @@ CHOICES: dict[str, list[str]] = {
     "model": ["010A030B", "", "X" * 65],
     "firmware_version": ["0002012F", "", "F" * 65],
     "chf_id": ["", "00DB1234567890A0", "00-DB-12-34-56-78-90-A0", "nothex"],
-    "supplier_id": ["SUP1", "", "S" * 32, "S" * 33],
+    "supplier_id": [
+        "SUP1",
+        "",
+        "S" * 32,
+        "S" * 33,
+        "sup-1_a.b",
+        "../../../tmp/x",
+        ".",
+        "..",
+        "-x",
+        "A B",
+        "A;B",
+        "SÜP",
+    ],
     "mpxn": ["123", "", "9" * 33],
-    "commissioned_on": ["2023-01-01", "", "2023-02-30", "20230101", "01/02/2023"],
+    "commissioned_on": ["2023-01-01", "", "2023-02-30", "20230101", "01/02/2023", "2099-01-01"],
     "last_change_of_supplier_on": ["", "2022-12-31", "2022-13-01"],
     "comms_status": ["", "OK", "FAILED", "failed"],
     "cos_credential": ["", "TCOS", "ECOS", "UNKNOWN", "NOT_APPLICABLE", "tcos"],
 }
 
 
+ON = date(2023, 7, 1)
+
+
 def _both(values: tuple[str, ...]) -> bool:
     check = RowCheck("f.csv", "line 2")
-    expected = build_record(check, dict(zip(INVENTORY_COLUMNS, values, strict=True)), POLICY)
-    assert quick_record(values, POLICY) == expected, values
+    fields = dict(zip(INVENTORY_COLUMNS, values, strict=True))
+    expected = build_record(check, fields, POLICY, on=ON)
+    assert quick_record(values, POLICY, ON) == expected, values
+    undated = build_record(RowCheck("f.csv", "line 2"), fields, POLICY)
+    assert quick_record(values, POLICY) == undated, values
     return expected is not None
 
 

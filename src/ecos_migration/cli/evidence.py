@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ecos_migration.cli.context import app_context
+from ecos_migration.cli.dates import parse_day
 from ecos_migration.inventory.evidence_import import import_evidence_file
 
 evidence_app = typer.Typer(help="Evidence for the bulk gate.", no_args_is_help=True)
@@ -22,13 +23,23 @@ def import_command(
             help="CSV files with columns device_id, kind, occurred_on (YYYY-MM-DD), reference "
             "and optionally device_model. kind is CERTIFICATE_REPLACEMENT_TCOS_TO_TCOS, "
             "CERTIFICATE_REPLACEMENT_TCOS_TO_ECOS or SRV_6_23_SUCCESS. The evidence counts "
-            "for device_model (TYPE/MANUFACTURER/MODEL/FIRMWARE) when given, otherwise for "
-            "the device's current Device Model, so the device must be in the inventory.",
+            "for device_model (TYPE/MANUFACTURER/MODEL/FIRMWARE) when given, which must be "
+            "a Device Model already in the store, otherwise for the device's current Device "
+            "Model, so the device must be in the inventory. occurred_on must not be later "
+            "than the import date (--on).",
             exists=True,
             dir_okay=False,
             readable=True,
         ),
     ],
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help="Import date (YYYY-MM-DD): evidence dated after it is rejected. Default: today.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Import prior certificate replacements and successful SRV 6.23 requests.
 
@@ -36,9 +47,10 @@ def import_command(
     row imports nothing, and every problem is listed. Rows imported before are skipped.
     """
     context = app_context(ctx)
+    day = parse_day(on) or context.clock.today()
     engine = context.engine()
     for path in files:
-        result = import_evidence_file(engine, path)
+        result = import_evidence_file(engine, path, day)
         context.console.print(
             f"{result.file}: {result.rows} rows; {result.imported} imported, "
             f"{result.already_imported} already imported.",

@@ -72,13 +72,13 @@ def _import_inventory(
     import_inventory_file(engine, path, options)
 
 
-def _import_evidence(engine: Engine, path: Path, items: list[Evidence]) -> None:
+def _import_evidence(engine: Engine, path: Path, items: list[Evidence], day: date) -> None:
     with engine.connect() as connection:
         models: dict[int, DeviceModelKey] = {
             model.id: model.key for model in all_models(connection)
         }
     write_evidence_csv(path, items, models)
-    import_evidence_file(engine, path)
+    import_evidence_file(engine, path, day)
 
 
 def load_fleet(
@@ -93,7 +93,9 @@ def load_fleet(
     _import_inventory(engine, settings, out / "inventory.csv", fleet.devices, plan.first)
     with engine.connect() as connection:
         ids = {model.key: model.id for model in all_models(connection)}
-    _import_evidence(engine, out / "evidence.csv", evidence_rows(fleet, fleet.evidence_keys, ids))
+    _import_evidence(
+        engine, out / "evidence.csv", evidence_rows(fleet, fleet.evidence_keys, ids), plan.first
+    )
 
 
 def _upgrade(
@@ -143,7 +145,7 @@ def run_demo(
             ids = {model.key: model.id for model in all_models(connection)}
         arrived = evidence_rows(fleet, fleet.late_evidence_keys, ids, until=day, since=day)
         if arrived:
-            _import_evidence(engine, out / f"evidence-{day.isoformat()}.csv", arrived)
+            _import_evidence(engine, out / f"evidence-{day.isoformat()}.csv", arrived, day)
         if arrived and on_note is not None:
             on_note(day, f"suppliers sent {len(arrived)} SRV 6.23 evidence records")
         if day == upgrade_day:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import operator
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,29 @@ INVENTORY_COLUMNS = (
 )
 
 
+def describe_csv_error(exc: csv.Error, first_line: int, line: int) -> str:
+    """Return what a ``csv.Error`` means for the row that spans ``first_line`` to ``line``.
+
+    The readers run in strict mode, so a quote left open raises at the end of the file
+    instead of joining every later line into one field.
+    """
+    text = str(exc)
+    if text.startswith("unexpected end of data"):
+        return (
+            f"line {first_line}: a quote is not closed: the quoted field that starts on "
+            "this line runs to the end of the file; close the quote or remove it"
+        )
+    if text.startswith("field larger than field limit"):
+        return (
+            f"line {line}: a field is too long: the limit is {csv.field_size_limit()} "
+            f"characters per field (row from line {first_line}); a quote left open also "
+            "joins the following lines into one field"
+        )
+    if "expected after '\"'" in text:
+        return f"line {line}: invalid CSV: a closing quote must end its field ({text})"
+    return f"line {line}: invalid CSV: {text}"
+
+
 def check_header(file: str, header: list[str] | None, expected: tuple[str, ...]) -> list[Problem]:
     """Return the problems of a header row: missing, unknown and repeated columns."""
     if header is None:
@@ -58,8 +82,10 @@ def check_header(file: str, header: list[str] | None, expected: tuple[str, ...])
     return problems
 
 
-def read_inventory_csv(path: Path, policy: EligibilityPolicy) -> Iterator[ParsedRow]:
-    """Yield every data row of an inventory CSV file, validated.
+def read_inventory_csv(
+    path: Path, policy: EligibilityPolicy, on: date | None = None
+) -> Iterator[ParsedRow]:
+    """Yield every data row of an inventory CSV file, validated against snapshot date ``on``.
 
     Raises ``InputError`` when the header is invalid, because then no row can be read.
     """
@@ -69,7 +95,8 @@ def read_inventory_csv(path: Path, policy: EligibilityPolicy) -> Iterator[Parsed
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}") from exc
     with handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, strict=True)
+        first_line = 1
         try:
             header = next(reader, None)
             problems = check_header(file, header, INVENTORY_COLUMNS)
@@ -82,18 +109,22 @@ def read_inventory_csv(path: Path, policy: EligibilityPolicy) -> Iterator[Parsed
                 )
             assert header is not None
             names = [name.strip() for name in header]
-            yield from _rows(file, reader, names, policy)
+            first_line = reader.line_num + 1
+            for row in _rows(file, reader, names, policy, on):
+                first_line = reader.line_num + 1
+                yield row
         except UnicodeDecodeError as exc:
             raise InputError(
                 f"{file}: line {reader.line_num + 1}: the file is not valid UTF-8 ({exc.reason}); "
                 "save it as UTF-8 and import it again"
             ) from exc
         except csv.Error as exc:
-            raise InputError(f"{file}: line {reader.line_num}: invalid CSV: {exc}") from exc
+            message = describe_csv_error(exc, first_line, reader.line_num)
+            raise InputError(f"{file}: {message}") from exc
 
 
 def _rows(
-    file: str, reader: Any, names: list[str], policy: EligibilityPolicy
+    file: str, reader: Any, names: list[str], policy: EligibilityPolicy, on: date | None
 ) -> Iterator[ParsedRow]:
     width = len(names)
     # The fields in ``INVENTORY_COLUMNS`` order, whatever the order of the file's columns.
@@ -104,7 +135,7 @@ def _rows(
         if not fields:
             continue
         if len(fields) == width:
-            quick = quick_record(tuple(map(strip, ordered(fields))), policy)
+            quick = quick_record(tuple(map(strip, ordered(fields))), policy, on)
             if quick is not None:
                 yield ParsedRow(
                     f"line {line}", line, quick, [], dict(zip(names, fields, strict=True))
@@ -117,5 +148,5 @@ def _rows(
             yield ParsedRow(check.location, line, None, check.problems, raw)
             continue
         values = {name: value.strip() for name, value in raw.items()}
-        record = build_record(check, values, policy)
+        record = build_record(check, values, policy, on=on)
         yield ParsedRow(check.location, line, record, check.problems, raw)

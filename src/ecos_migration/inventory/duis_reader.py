@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from lxml import etree
@@ -28,11 +29,14 @@ from lxml import etree
 from ecos_migration.domain.eligibility import EligibilityPolicy
 from ecos_migration.errors import InputError
 from ecos_migration.inventory.records import ParsedRow, RowCheck, build_record
+from ecos_migration.xml_safety import UNSAFE_XML_MESSAGE, bytes_declare_dtd, tree_declares_dtd
 
 NAMESPACE = "http://www.dccinterface.co.uk/ServiceUserGateway"
 _DEVICE_TAG = f"{{{NAMESPACE}}}Device"
 _INVENTORY_TAG = f"{{{NAMESPACE}}}DSPInventory"
 DEVICE_PATH = "/Response/Body/ResponseMessage/DSPInventory/Device"
+# Bytes read from the start of a file to look for a DOCTYPE, which must precede the root.
+_PROLOG_SCAN_BYTES = 64 * 1024
 
 # Children of a DSPInventory Device element, in schema order; the columns of a rejects file.
 DUIS_DEVICE_ELEMENTS = (
@@ -108,24 +112,41 @@ def _parser_options() -> dict[str, object]:
     }
 
 
-def read_dsp_inventory(path: Path, policy: EligibilityPolicy) -> Iterator[ParsedRow]:
-    """Yield every ``Device`` element of a DSPInventory response, validated.
+def read_dsp_inventory(
+    path: Path, policy: EligibilityPolicy, on: date | None = None
+) -> Iterator[ParsedRow]:
+    """Yield every ``Device`` element of a DSPInventory response, validated against ``on``.
 
-    Raises ``InputError`` when the file is not well-formed XML or contains no DSPInventory.
+    Raises ``InputError`` when the file is not well-formed XML, declares a DOCTYPE or
+    entities, or contains no DSPInventory.
     """
     file = str(path)
+    unsafe = InputError(
+        f"{file}: the file {UNSAFE_XML_MESSAGE}; expected a DUIS 8.2 read-inventory response"
+    )
     found_inventory = False
+    checked = False
     index = 0
     try:
+        # The byte scan gives the clear message before the parser can fail on what a
+        # DOCTYPE declares. The parser's own record is checked at the first element, for
+        # a prolog longer than the scanned bytes or in another encoding.
+        with path.open("rb") as handle:
+            if bytes_declare_dtd(handle.read(_PROLOG_SCAN_BYTES)):
+                raise unsafe
         context = etree.iterparse(
             str(path), events=("end",), tag=(_DEVICE_TAG, _INVENTORY_TAG), **_parser_options()
         )
         for _event, element in context:
+            if not checked:
+                checked = True
+                if tree_declares_dtd(element):
+                    raise unsafe
             if element.tag == _INVENTORY_TAG:
                 found_inventory = True
                 continue
             index += 1
-            yield _device_row(file, index, element, policy)
+            yield _device_row(file, index, element, policy, on)
             element.clear(keep_tail=True)
             while element.getprevious() is not None:
                 del element.getparent()[0]
@@ -148,6 +169,7 @@ def _device_row(
     index: int,
     element: etree._Element,
     policy: EligibilityPolicy,
+    on: date | None,
 ) -> ParsedRow:
     # lxml-stubs types sourceline wrongly, so it is read untyped.
     line: int = getattr(element, "sourceline", None) or 0
@@ -163,7 +185,7 @@ def _device_row(
     values["generation"] = generation
     for field in NOT_CARRIED:
         values[field] = ""
-    record = build_record(check, values, policy, not_carried=NOT_CARRIED)
+    record = build_record(check, values, policy, not_carried=NOT_CARRIED, on=on)
     # Name the XML element rather than the CSV column in every problem. The generation has
     # no element of its own: ``_generation`` already reported it under SMETSCHTSVersion.
     problems = [

@@ -130,8 +130,8 @@ class _InvalidFileError(Exception):
 
 def _read(path: Path, options: ImportOptions) -> Iterator[ParsedRow]:
     if options.format is InventoryFormat.DUIS:
-        return read_dsp_inventory(path, options.policy)
-    return read_inventory_csv(path, options.policy)
+        return read_dsp_inventory(path, options.policy, options.on)
+    return read_inventory_csv(path, options.policy, options.on)
 
 
 def _not_carried(options: ImportOptions) -> frozenset[str]:

@@ -26,6 +26,7 @@ from ecos_migration.store.devices import DeviceRecord
 _T = TypeVar("_T")
 
 _EUI64 = re.compile(r"^[0-9A-Fa-f]{2}(?:-?[0-9A-Fa-f]{2}){7}$")
+_ISO_DAY_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 DEVICE_TYPES = {member.value: member for member in DeviceType}
 GENERATIONS = {member.value: member for member in Generation}
@@ -50,6 +51,15 @@ _MAX_MODEL = MAX_LENGTHS["model"]
 _MAX_FIRMWARE = MAX_LENGTHS["firmware_version"]
 _MAX_SUPPLIER = MAX_LENGTHS["supplier_id"]
 _MAX_MPXN = MAX_LENGTHS["mpxn"]
+
+# A supplier id names the supplier's report folder, so it must be safe as a file name.
+# It contains only ASCII letters, digits, "-", "_" and ".", and starts with a letter or
+# digit, which excludes "." and ".." and hidden names. It fits its column.
+_SUPPLIER_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{_MAX_SUPPLIER - 1}}}")
+SUPPLIER_ID_FORM = (
+    "expected ASCII letters, digits, '-', '_' and '.', starting with a letter or digit, "
+    f"at most {_MAX_SUPPLIER} characters"
+)
 
 
 def _one_of(values: Mapping[str, object]) -> str:
@@ -98,8 +108,20 @@ class RowCheck:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            self.add(column, value, "expected an ISO date YYYY-MM-DD")
+            if _ISO_DAY_FORM.fullmatch(value):
+                self.add(column, value, "not a real calendar date (YYYY-MM-DD)")
+            else:
+                self.add(column, value, "expected an ISO date YYYY-MM-DD")
             return None
+
+    def supplier_id(self, column: str, value: str) -> str | None:
+        """Return the supplier id in ``value``, ``None`` when empty or invalid."""
+        if not value:
+            return None
+        if _SUPPLIER_ID.fullmatch(value) is None:
+            self.add(column, value, SUPPLIER_ID_FORM)
+            return None
+        return value
 
     def text(self, column: str, value: str) -> str | None:
         """Return ``value`` or ``None`` when empty, after checking its length."""
@@ -117,12 +139,14 @@ def build_record(
     policy: EligibilityPolicy,
     *,
     not_carried: frozenset[str] = frozenset(),
+    on: date | None = None,
 ) -> DeviceRecord | None:
     """Validate the inventory fields in ``values`` and return the record, or ``None``.
 
     ``values`` maps the CSV column names to stripped text; an empty string means the field
     is empty. ``not_carried`` names the fields the source format does not carry at all, so
-    they are not required. Problems go to ``check``.
+    they are not required. ``on`` is the snapshot date: a device commissioned later is
+    invalid (no check when ``None``). Problems go to ``check``.
     """
     device_id = check.device_id("device_id", values["device_id"], required=True)
     device_type = check.choice("device_type", values["device_type"], DEVICE_TYPES)
@@ -132,9 +156,17 @@ def build_record(
     manufacturer = check.text("manufacturer", values["manufacturer"])
     model = check.text("model", values["model"])
     firmware = check.text("firmware_version", values["firmware_version"])
-    supplier_id = check.text("supplier_id", values["supplier_id"])
+    supplier_text = values["supplier_id"]
+    supplier_id = check.supplier_id("supplier_id", supplier_text)
     mpxn = check.text("mpxn", values["mpxn"])
     commissioned_on = check.day("commissioned_on", values["commissioned_on"])
+    if on is not None and commissioned_on is not None and commissioned_on > on:
+        check.add(
+            "commissioned_on",
+            values["commissioned_on"],
+            f"the date is later than the snapshot date {on.isoformat()}: "
+            "a device cannot be commissioned in the future",
+        )
     changed_on = check.day("last_change_of_supplier_on", values["last_change_of_supplier_on"])
     comms_text = values["comms_status"]
     comms = check.choice("comms_status", comms_text, COMMS_STATUSES) if comms_text else None
@@ -149,9 +181,9 @@ def build_record(
             ("manufacturer", manufacturer),
             ("model", model),
             ("firmware_version", firmware),
-            ("supplier_id", supplier_id),
+            ("supplier_id", supplier_text),
         ):
-            if value is None and column not in not_carried:
+            if not value and column not in not_carried:
                 check.add(column, "", f"required for a SMETS2 {device_type}")
     model_parts = (manufacturer, model, firmware)
     if not needs_model and any(model_parts) and not all(model_parts):
@@ -229,7 +261,9 @@ def _model_key(
     return key
 
 
-def quick_record(values: tuple[str, ...], policy: EligibilityPolicy) -> DeviceRecord | None:
+def quick_record(
+    values: tuple[str, ...], policy: EligibilityPolicy, on: date | None = None
+) -> DeviceRecord | None:
     """Return the record of an inventory row that passes every check, else ``None``.
 
     ``values`` contains the stripped fields in ``INVENTORY_COLUMNS`` order. This applies the
@@ -273,14 +307,17 @@ def quick_record(values: tuple[str, ...], policy: EligibilityPolicy) -> DeviceRe
         len(manufacturer) > _MAX_MANUFACTURER
         or len(model) > _MAX_MODEL
         or len(firmware) > _MAX_FIRMWARE
-        or len(supplier_id) > _MAX_SUPPLIER
         or len(mpxn) > _MAX_MPXN
     ):
+        return None
+    if supplier_id and _SUPPLIER_ID.fullmatch(supplier_id) is None:
         return None
     commissioned_on = changed_on = None
     if commissioned_text:
         commissioned_on = _cached_day(commissioned_text)
         if commissioned_on is None:
+            return None
+        if on is not None and commissioned_on > on:
             return None
     if changed_text:
         changed_on = _cached_day(changed_text)

@@ -7,15 +7,14 @@ entity attacks, need one. libxml2's limits on huge documents stay on (``huge_tre
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from lxml import etree
 
 from ecos_migration.domain.device import canonical_device_id
 from ecos_migration.routing.codes import RejectedRequestError, RouteReason
+from ecos_migration.xml_safety import bytes_declare_dtd, tree_declares_dtd
 
 SR_NAMESPACE = "http://www.dccinterface.co.uk/ServiceUserGateway"
 DS_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
@@ -26,9 +25,6 @@ DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 # which is what the public cancellation template carries.
 # NOTE: taken from the template; the DUIS text that defines the sentinel was not available here.
 CANCELLATION_EXECUTION_AT = datetime(3000, 12, 31, tzinfo=UTC)
-
-_DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_UTF16_DOCTYPE = ("<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
 
 _PARSER = etree.XMLParser(
     resolve_entities=False,
@@ -52,7 +48,7 @@ def parse_document(data: bytes, max_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> e
             RouteReason.MALFORMED_XML,
             f"the request is {len(data)} bytes, over the limit of {max_bytes} bytes",
         )
-    if _DOCTYPE.search(data) or any(marker in data for marker in _UTF16_DOCTYPE):
+    if bytes_declare_dtd(data):
         raise RejectedRequestError(
             RouteReason.UNSAFE_XML,
             "the request declares a DOCTYPE or entities, which DUIS messages never carry",
@@ -63,8 +59,7 @@ def parse_document(data: bytes, max_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> e
         raise RejectedRequestError(
             RouteReason.MALFORMED_XML, f"the request is not XML: {exc}"
         ) from exc
-    docinfo: Any = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if tree_declares_dtd(root):
         # Reached only by encodings the byte scan above does not read.
         raise RejectedRequestError(RouteReason.UNSAFE_XML, "the request declares a DOCTYPE")
     return root

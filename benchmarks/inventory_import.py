@@ -31,25 +31,11 @@ from pathlib import Path
 import psycopg
 
 from ecos_migration.config import load_settings
+from ecos_migration.inventory.csv_reader import INVENTORY_COLUMNS
 from ecos_migration.store.database import create_database_engine
 from ecos_migration.store.eligibility import summarise_eligibility
 
-COLUMNS = [
-    "device_id",
-    "device_type",
-    "generation",
-    "smi_status",
-    "manufacturer",
-    "model",
-    "firmware_version",
-    "chf_id",
-    "supplier_id",
-    "mpxn",
-    "commissioned_on",
-    "last_change_of_supplier_on",
-    "comms_status",
-    "cos_credential",
-]
+COLUMNS = list(INVENTORY_COLUMNS)
 ON = date(2023, 7, 1)
 
 

@@ -47,7 +47,7 @@ class Period:
 
 
 class Phase(enum.StrEnum):
-    """Where a date falls in the migration period."""
+    """The position of a date in the migration period."""
 
     BEFORE_LIVE = "BEFORE_LIVE"
     IN_PERIOD = "IN_PERIOD"

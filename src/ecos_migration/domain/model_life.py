@@ -58,7 +58,7 @@ def proving_quota(plan: ProvingSettings, counts: ProvingCounts) -> int:
 
 
 class StepVerdict(enum.StrEnum):
-    """What happens to a model's current proving step."""
+    """The verdict on a model's current proving step."""
 
     WAIT = "WAIT"
     NEXT_STEP = "NEXT_STEP"

@@ -63,7 +63,7 @@ class Providers:
 
 @dataclass
 class StepTally:
-    """What driving attempts produced."""
+    """The outcome of driving a chunk of attempts through its steps."""
 
     migrated: int = 0
     failed_migrations: int = 0

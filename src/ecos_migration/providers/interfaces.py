@@ -69,5 +69,5 @@ class CredentialReader(Protocol):
     """Reads which CoS certificate devices hold."""
 
     def read(self, device_ids: Sequence[str]) -> Mapping[str, Credential]:
-        """Return the credential each device holds now."""
+        """Return the credential each device has now."""
         ...

@@ -38,7 +38,6 @@ from ecos_migration.store.attempts import (
     proving_devices_started,
     remediated_by_model_change,
     set_migration_state,
-    start_attempts,
     started_on,
     unfinished_attempts,
 )
@@ -208,7 +207,10 @@ class MigrationEngine:
         return retries + fresh[: max(0, remaining)]
 
     def _start(self, connection: Connection, picks: Sequence[_Pick], day: date) -> list[Work]:
-        """Start attempts for the picks whose model may still start devices; return them."""
+        """Return new attempts for the picks whose model may still start devices.
+
+        The attempts are written with the chunk's outcome, in the same transaction.
+        """
         works: list[Work] = []
         states = {m.id: m for m in all_models(connection)}
         new_proving: dict[int, int] = {}
@@ -232,6 +234,8 @@ class MigrationEngine:
                     number=candidate.number,
                     proving_step=candidate.proving_step,
                     step=Step.RECONCILE.value if resume_at_reconcile else Step.INSTRUCT.value,
+                    new=True,
+                    started_on=day,
                 )
             )
         for model_id, count in new_proving.items():
@@ -241,27 +245,4 @@ class MigrationEngine:
                     f"Device Model {states[model_id].key} would start proving device "
                     f"{already + count}; at most {MAX_PROVING_DEVICES} are allowed"
                 )
-        start_attempts(connection, works, day)
-        append_device_events(
-            connection,
-            [
-                DeviceEvent(
-                    w.device_id,
-                    day,
-                    "MIGRATION_STARTED",
-                    field="migration_state",
-                    new_value="IN_PROGRESS",
-                    attempt_id=w.attempt_id,
-                    actor="engine",
-                    reason=(
-                        f"proving step {w.proving_step + 1}"
-                        if w.proving_step is not None
-                        else "bulk migration"
-                    ),
-                )
-                for w in works
-            ],
-            self.clock.now(),
-        )
-        refresh_devices(connection, [w.device_id for w in works], day, self.policy)
         return works

@@ -1,13 +1,16 @@
 """Driving a chunk of attempts through the four steps, one transaction per chunk.
 
-Each step sends the whole chunk to a provider and records every answer; the chunk's steps
-share one transaction. A crash before the commit loses nothing: the attempts keep the step
-recorded before the chunk, and the replay sends the same attempt ids, for which the provider
-returns the results it gave before.
+Each step sends the whole chunk to a provider. The answers are applied to the chunk in
+memory, and when the chunk has gone as far as it can today its outcome is written once: the
+attempt rows, one update of each device (migration state, credential and eligibility), the
+device events and the recorded evidence. A crash before the commit loses nothing: the
+attempts keep the step recorded before the chunk, and the replay sends the same attempt ids,
+for which the providers return the results they gave before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +20,12 @@ from sqlalchemy import Connection, Engine
 
 from ecos_migration.clock import Clock
 from ecos_migration.domain.device import Credential, MigrationState
-from ecos_migration.domain.eligibility import EligibilityPolicy
+from ecos_migration.domain.eligibility import (
+    DeviceEligibility,
+    DeviceFacts,
+    EligibilityPolicy,
+    evaluate_device,
+)
 from ecos_migration.domain.error_strategy import ErrorStrategy, Step
 from ecos_migration.domain.evidence import Evidence, EvidenceKind, EvidenceSource
 from ecos_migration.providers.interfaces import (
@@ -27,17 +35,8 @@ from ecos_migration.providers.interfaces import (
     StepResult,
     TcosServiceProvider,
 )
-from ecos_migration.store.attempts import (
-    AttemptStatus,
-    Finish,
-    Work,
-    advance_attempts,
-    finish_attempts,
-    mark_migrated,
-    set_credentials,
-    set_migration_state,
-)
-from ecos_migration.store.eligibility import refresh_devices
+from ecos_migration.store.attempts import AttemptStatus, Work, write_attempts
+from ecos_migration.store.eligibility import DeviceOutcome, device_facts, write_device_outcomes
 from ecos_migration.store.events import DeviceEvent, append_device_events
 from ecos_migration.store.evidence import add_evidence
 
@@ -50,6 +49,9 @@ _NEXT_STEP = {
 }
 
 NO_RESPONSE = "NO_RESPONSE"
+
+# Evaluations kept between chunks: a chunk's devices share few combinations of facts.
+_CACHE_LIMIT = 50_000
 
 
 @dataclass
@@ -75,6 +77,17 @@ def _instructions(works: Sequence[Work]) -> list[Instruction]:
     return [Instruction(w.attempt_id, w.device_id, w.model) for w in works]
 
 
+@dataclass
+class _ChunkChanges:
+    """What driving one chunk changes, kept in memory until the chunk is written."""
+
+    on: date
+    events: list[DeviceEvent] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    states: dict[str, MigrationState] = field(default_factory=dict)
+    credentials: dict[str, Credential] = field(default_factory=dict)
+
+
 class StepDriver:
     """Drives attempts through the steps and records every transition as a device event."""
 
@@ -91,19 +104,27 @@ class StepDriver:
         self.strategy = strategy
         self.policy = policy
         self.clock = clock
+        self._evaluated: dict[tuple[DeviceFacts, date], DeviceEligibility] = {}
 
     def drive(self, works: Sequence[Work], tally: StepTally) -> None:
         """Take every attempt in ``works`` as far as it goes today, in one transaction."""
-        # One transaction for the chunk's steps: each step rewrites the same device, attempt
-        # and index pages, so committing once writes them once. A crash before the commit
-        # leaves the attempts at the step recorded before the chunk, and the replay gets the
-        # providers' remembered answers by attempt id.
         with self.engine.begin() as connection:
             self.drive_in(connection, works, tally)
 
     def drive_in(self, connection: Connection, works: Sequence[Work], tally: StepTally) -> None:
-        """Take every attempt in ``works`` as far as it goes today, in the caller's
-        transaction."""
+        """Take every attempt in ``works`` as far as it goes today, and write the outcome in
+        the caller's transaction.
+
+        Works marked ``new`` are attempts started by this chunk: their rows are inserted and
+        their devices recorded IN_PROGRESS here.
+        """
+        if not works:
+            return
+        changes = _ChunkChanges(self.clock.today())
+        for work in works:
+            if work.new:
+                changes.states[work.device_id] = MigrationState.IN_PROGRESS
+                changes.events.append(self._started_event(work, changes.on))
         for step, call in (
             (Step.INSTRUCT.value, self.providers.tcos.instruct),
             (Step.REVIEW.value, self.providers.tcos.review),
@@ -113,10 +134,10 @@ class StepDriver:
                 w for w in works if w.step == step and w.status == AttemptStatus.IN_FLIGHT.value
             ]
             if batch:
-                self._record(connection, step, batch, call(_instructions(batch)), tally)
+                self._apply_step(step, batch, call(_instructions(batch)), changes, tally)
         unknown = [w for w in works if w.status == AttemptStatus.UNKNOWN.value]
         if unknown:
-            self._read_credentials(connection, unknown, tally)
+            self._read_credentials(unknown, changes, tally)
         to_reconcile = [
             w
             for w in works
@@ -124,19 +145,67 @@ class StepDriver:
         ]
         if to_reconcile:
             self._reconcile(
-                connection,
                 to_reconcile,
                 self.providers.ecos.reconcile(_instructions(to_reconcile)),
+                changes,
                 tally,
             )
+        self._write(connection, works, changes)
 
-    def _fail(
-        self, work: Work, code: str, on: date, events: list[DeviceEvent], tally: StepTally
-    ) -> tuple[Finish, bool]:
-        """Decide what follows a failed attempt; return its outcome and whether it is final."""
+    def _write(self, connection: Connection, works: Sequence[Work], changes: _ChunkChanges) -> None:
+        """Write the chunk's attempts, devices, events and evidence."""
+        write_attempts(connection, works)
+        facts = device_facts(connection, [w.device_id for w in works])
+        outcomes: list[DeviceOutcome] = []
+        for device_id, before in facts.items():
+            after = dataclasses.replace(
+                before,
+                migration_state=changes.states.get(device_id, before.migration_state),
+                credential=changes.credentials.get(device_id, before.credential),
+            )
+            outcomes.append(
+                DeviceOutcome(
+                    device_id,
+                    after.migration_state,
+                    after.credential,
+                    self._evaluate(after, changes.on),
+                )
+            )
+        write_device_outcomes(connection, outcomes, changes.on)
+        append_device_events(connection, changes.events, self.clock.now())
+        add_evidence(connection, changes.evidence)
+
+    def _evaluate(self, facts: DeviceFacts, on: date) -> DeviceEligibility:
+        key = (facts, on)
+        found = self._evaluated.get(key)
+        if found is None:
+            if len(self._evaluated) >= _CACHE_LIMIT:
+                self._evaluated.clear()
+            found = self._evaluated[key] = evaluate_device(facts, on, self.policy)
+        return found
+
+    def _started_event(self, work: Work, on: date) -> DeviceEvent:
+        return DeviceEvent(
+            work.device_id,
+            on,
+            "MIGRATION_STARTED",
+            field="migration_state",
+            new_value=MigrationState.IN_PROGRESS.value,
+            attempt_id=work.attempt_id,
+            actor="engine",
+            reason=(
+                f"proving step {work.proving_step + 1}"
+                if work.proving_step is not None
+                else "bulk migration"
+            ),
+        )
+
+    def _fail(self, work: Work, code: str, changes: _ChunkChanges, tally: StepTally) -> None:
+        """Record a failed attempt and decide whether it is retried or final."""
+        on = changes.on
         decision = self.strategy.decide(code, work.number, on)
         kind = self.strategy.kind(code)
-        events.append(
+        changes.events.append(
             DeviceEvent(
                 work.device_id,
                 on,
@@ -150,12 +219,16 @@ class StepDriver:
             )
         )
         work.status = AttemptStatus.FAILED.value
+        work.error_code = code
+        work.finished_on = on
+        work.retry_on = decision.retry_on
         tally.finished_models.add(work.model_id)
         if decision.retry:
             tally.retries_scheduled += 1
-            return Finish(work.attempt_id, AttemptStatus.FAILED, code, decision.retry_on), False
+            return
         tally.failed_migrations += 1
-        events.append(
+        changes.states[work.device_id] = MigrationState.AWAITING_REMEDIATION
+        changes.events.append(
             DeviceEvent(
                 work.device_id,
                 on,
@@ -169,43 +242,33 @@ class StepDriver:
                 reason=kind.action,
             )
         )
-        return Finish(work.attempt_id, AttemptStatus.FAILED, code, None), True
 
-    def _record(
+    def _apply_step(
         self,
-        connection: Connection,
         step: str,
         batch: Sequence[Work],
         results: Sequence[StepResult],
+        changes: _ChunkChanges,
         tally: StepTally,
     ) -> None:
-        on = self.clock.today()
+        on = changes.on
         by_id = {r.attempt_id: r for r in results}
-        events: list[DeviceEvent] = []
-        finishes: list[Finish] = []
-        failed_for_good: list[str] = []
-        advanced: list[str] = []
-        unknown: list[str] = []
-        credentials: dict[str, Credential] = {}
-        evidence: list[Evidence] = []
         for work in batch:
             result = by_id[work.attempt_id]
             if result.ok:
                 work.step = _NEXT_STEP[step]
-                advanced.append(work.attempt_id)
                 if step == Step.REPLACE.value:
-                    credentials[work.device_id] = Credential.ECOS
-                    events.append(self._replaced_event(work, on))
-                    evidence.append(self._replacement_evidence(work, on))
+                    changes.credentials[work.device_id] = Credential.ECOS
+                    changes.events.append(self._replaced_event(work, on))
+                    changes.evidence.append(self._replacement_evidence(work, on))
                 continue
             assert result.error_code is not None
             if step == Step.REPLACE.value and result.error_code == NO_RESPONSE:
                 # The answer was lost: nobody knows which certificate the device holds until
                 # it is read, which happens before anything is retried.
                 work.status = AttemptStatus.UNKNOWN.value
-                unknown.append(work.attempt_id)
-                credentials[work.device_id] = Credential.UNKNOWN
-                events.append(
+                changes.credentials[work.device_id] = Credential.UNKNOWN
+                changes.events.append(
                     DeviceEvent(
                         work.device_id,
                         on,
@@ -220,18 +283,7 @@ class StepDriver:
                     )
                 )
                 continue
-            finish, final = self._fail(work, result.error_code, on, events, tally)
-            finishes.append(finish)
-            if final:
-                failed_for_good.append(work.device_id)
-        advance_attempts(connection, advanced, _NEXT_STEP[step], AttemptStatus.IN_FLIGHT)
-        advance_attempts(connection, unknown, step, AttemptStatus.UNKNOWN)
-        finish_attempts(connection, finishes, on)
-        set_credentials(connection, credentials)
-        set_migration_state(connection, failed_for_good, MigrationState.AWAITING_REMEDIATION)
-        add_evidence(connection, evidence)
-        append_device_events(connection, events, self.clock.now())
-        refresh_devices(connection, failed_for_good, on, self.policy)
+            self._fail(work, result.error_code, changes, tally)
 
     def _replaced_event(self, work: Work, on: date) -> DeviceEvent:
         return DeviceEvent(
@@ -256,19 +308,13 @@ class StepDriver:
         )
 
     def _read_credentials(
-        self, connection: Connection, batch: Sequence[Work], tally: StepTally
+        self, batch: Sequence[Work], changes: _ChunkChanges, tally: StepTally
     ) -> None:
-        on = self.clock.today()
+        on = changes.on
         read = self.providers.reader.read([w.device_id for w in batch])
-        events: list[DeviceEvent] = []
-        finishes: list[Finish] = []
-        failed_for_good: list[str] = []
-        to_reconcile: list[str] = []
-        credentials: dict[str, Credential] = {}
-        evidence: list[Evidence] = []
         for work in batch:
             credential = read.get(work.device_id, Credential.UNKNOWN)
-            events.append(
+            changes.events.append(
                 DeviceEvent(
                     work.device_id,
                     on,
@@ -283,47 +329,36 @@ class StepDriver:
             if credential is Credential.UNKNOWN:
                 # Still unknown: leave the attempt UNKNOWN so the next run reads it again.
                 continue
-            credentials[work.device_id] = credential
+            changes.credentials[work.device_id] = credential
             if credential is Credential.ECOS:
                 work.step = Step.RECONCILE.value
                 work.status = AttemptStatus.IN_FLIGHT.value
-                to_reconcile.append(work.attempt_id)
-                evidence.append(self._replacement_evidence(work, on))
+                changes.evidence.append(self._replacement_evidence(work, on))
                 continue
-            finish, final = self._fail(work, NO_RESPONSE, on, events, tally)
-            finishes.append(finish)
-            if final:
-                failed_for_good.append(work.device_id)
-        advance_attempts(connection, to_reconcile, Step.RECONCILE.value, AttemptStatus.IN_FLIGHT)
-        finish_attempts(connection, finishes, on)
-        set_credentials(connection, credentials)
-        set_migration_state(connection, failed_for_good, MigrationState.AWAITING_REMEDIATION)
-        add_evidence(connection, evidence)
-        append_device_events(connection, events, self.clock.now())
-        refresh_devices(connection, failed_for_good, on, self.policy)
+            self._fail(work, NO_RESPONSE, changes, tally)
 
     def _reconcile(
         self,
-        connection: Connection,
         batch: Sequence[Work],
         results: Sequence[StepResult],
+        changes: _ChunkChanges,
         tally: StepTally,
     ) -> None:
-        on = self.clock.today()
+        on = changes.on
         by_id = {r.attempt_id: r for r in results}
-        events: list[DeviceEvent] = []
-        finishes: list[Finish] = []
-        migrated: list[str] = []
-        failed_for_good: list[str] = []
+        migrated = 0
         for work in batch:
             result = by_id[work.attempt_id]
             if result.ok:
                 work.status = AttemptStatus.SUCCEEDED.value
+                work.finished_on = on
                 tally.migrated += 1
                 tally.finished_models.add(work.model_id)
-                migrated.append(work.device_id)
-                finishes.append(Finish(work.attempt_id, AttemptStatus.SUCCEEDED, None, None))
-                events.append(
+                migrated += 1
+                # From reconciliation on, the device holds the ECoS credential for good.
+                changes.states[work.device_id] = MigrationState.MIGRATED
+                changes.credentials[work.device_id] = Credential.ECOS
+                changes.events.append(
                     DeviceEvent(
                         work.device_id,
                         on,
@@ -337,14 +372,6 @@ class StepDriver:
                 )
                 continue
             assert result.error_code is not None
-            finish, final = self._fail(work, result.error_code, on, events, tally)
-            finishes.append(finish)
-            if final:
-                failed_for_good.append(work.device_id)
-        finish_attempts(connection, finishes, on)
-        mark_migrated(connection, migrated)
-        set_migration_state(connection, failed_for_good, MigrationState.AWAITING_REMEDIATION)
-        append_device_events(connection, events, self.clock.now())
-        refresh_devices(connection, [*migrated, *failed_for_good], on, self.policy)
+            self._fail(work, result.error_code, changes, tally)
         if migrated:
-            logger.debug("Migrated devices.", extra={"count": len(migrated)})
+            logger.debug("Migrated devices.", extra={"count": migrated})

@@ -16,16 +16,15 @@ from datetime import date
 from sqlalchemy import (
     Connection,
     and_,
-    bindparam,
     exists,
     func,
-    insert,
     select,
     update,
 )
 
-from ecos_migration.domain.device import Credential, MigrationState
+from ecos_migration.domain.device import MigrationState
 from ecos_migration.domain.models import ModelState
+from ecos_migration.store.bulk import RowStatement
 from ecos_migration.store.schema import attempt, device, device_event, device_model
 from ecos_migration.store.settings import get_setting, set_setting
 
@@ -50,7 +49,7 @@ def attempt_id(device_id: str, number: int) -> str:
 
 @dataclass(slots=True)
 class Work:
-    """One attempt the engine is driving through the steps."""
+    """One attempt the engine is driving through the steps, with its outcome so far."""
 
     attempt_id: str
     device_id: str
@@ -60,6 +59,12 @@ class Work:
     proving_step: int | None
     step: str
     status: str = AttemptStatus.IN_FLIGHT.value
+    # Started by the chunk being driven: its row is inserted when the chunk is written.
+    new: bool = False
+    started_on: date | None = None
+    error_code: str | None = None
+    finished_on: date | None = None
+    retry_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,29 +91,6 @@ def _model_text() -> object:
     )
 
 
-def start_attempts(connection: Connection, works: Sequence[Work], on: date) -> None:
-    """Insert the attempt rows of ``works`` and mark their devices IN_PROGRESS."""
-    if not works:
-        return
-    connection.execute(
-        insert(attempt),
-        [
-            {
-                "id": w.attempt_id,
-                "device_id": w.device_id,
-                "model_id": w.model_id,
-                "number": w.number,
-                "proving_step": w.proving_step,
-                "started_on": on,
-                "step": w.step,
-                "status": w.status,
-            }
-            for w in works
-        ],
-    )
-    set_migration_state(connection, [w.device_id for w in works], MigrationState.IN_PROGRESS)
-
-
 def _id_chunks(ids: Sequence[str]) -> Iterator[list[str]]:
     for start in range(0, len(ids), BATCH_SIZE):
         yield list(ids[start : start + BATCH_SIZE])
@@ -126,72 +108,58 @@ def set_migration_state(
         )
 
 
-def set_credentials(connection: Connection, credentials: dict[str, Credential]) -> None:
-    """Set the recorded credential of each device."""
-    if credentials:
-        connection.execute(
-            update(device)
-            .where(device.c.id == bindparam("b_id"))
-            .values(credential=bindparam("b_credential")),
-            [{"b_id": i, "b_credential": c.value} for i, c in credentials.items()],
-        )
+_INSERT_ATTEMPT = RowStatement(
+    attempt,
+    (
+        "id",
+        "device_id",
+        "model_id",
+        "number",
+        "proving_step",
+        "started_on",
+        "step",
+        "status",
+        "error_code",
+        "finished_on",
+        "retry_on",
+    ),
+)
+_UPDATE_ATTEMPT = RowStatement(
+    attempt, ("step", "status", "error_code", "finished_on", "retry_on"), key=("id",)
+)
 
 
-def mark_migrated(connection: Connection, device_ids: Sequence[str]) -> None:
-    """Record the devices MIGRATED with the ECoS credential, which they keep from now on."""
-    for chunk in _id_chunks(device_ids):
-        connection.execute(
-            update(device)
-            .where(device.c.id.in_(chunk))
-            .values(
-                migration_state=MigrationState.MIGRATED.value,
-                credential=Credential.ECOS.value,
+def write_attempts(connection: Connection, works: Sequence[Work]) -> None:
+    """Insert the rows of attempts started by ``works`` and update the others to the step,
+    status and outcome each has reached."""
+    _INSERT_ATTEMPT.execute(
+        connection,
+        [
+            (
+                w.attempt_id,
+                w.device_id,
+                w.model_id,
+                w.number,
+                w.proving_step,
+                w.started_on,
+                w.step,
+                w.status,
+                w.error_code,
+                w.finished_on,
+                w.retry_on,
             )
-        )
-
-
-def advance_attempts(
-    connection: Connection, attempt_ids: Sequence[str], step: str, status: AttemptStatus
-) -> None:
-    """Move attempts to ``step`` with ``status``."""
-    for chunk in _id_chunks(attempt_ids):
-        connection.execute(
-            update(attempt).where(attempt.c.id.in_(chunk)).values(step=step, status=status.value)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    """The outcome of one attempt."""
-
-    attempt_id: str
-    status: AttemptStatus
-    error_code: str | None
-    retry_on: date | None
-
-
-def finish_attempts(connection: Connection, finishes: Sequence[Finish], on: date) -> None:
-    """Record each attempt's outcome, finished on ``on``."""
-    if finishes:
-        connection.execute(
-            update(attempt)
-            .where(attempt.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                error_code=bindparam("b_error"),
-                retry_on=bindparam("b_retry"),
-                finished_on=on,
-            ),
-            [
-                {
-                    "b_id": f.attempt_id,
-                    "b_status": f.status.value,
-                    "b_error": f.error_code,
-                    "b_retry": f.retry_on,
-                }
-                for f in finishes
-            ],
-        )
+            for w in works
+            if w.new
+        ],
+    )
+    _UPDATE_ATTEMPT.execute(
+        connection,
+        [
+            (w.step, w.status, w.error_code, w.finished_on, w.retry_on, w.attempt_id)
+            for w in works
+            if not w.new
+        ],
+    )
 
 
 def unfinished_attempts(connection: Connection) -> list[Work]:

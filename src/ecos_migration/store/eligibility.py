@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ecos_migration.domain.device import (
@@ -35,6 +35,7 @@ from ecos_migration.domain.eligibility import (
     primary_reason,
 )
 from ecos_migration.domain.models import ModelState, model_condition
+from ecos_migration.store.bulk import RowStatement
 from ecos_migration.store.schema import device, device_model
 
 BATCH_SIZE = 5000
@@ -83,26 +84,16 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
+_WRITE_RESULT = RowStatement(device, ("reason", "reason_until", "evaluated_on"), key=("id",))
+
+
 def _write_results(
     connection: Connection, results: list[tuple[str, DeviceEligibility]], on: date
 ) -> None:
-    if not results:
-        return
-    connection.execute(
-        update(device)
-        .where(device.c.id == bindparam("b_id"))
-        .values(
-            reason=bindparam("b_reason"),
-            reason_until=bindparam("b_until"),
-            evaluated_on=bindparam("b_on"),
-        ),
+    _WRITE_RESULT.execute(
+        connection,
         [
-            {
-                "b_id": device_id,
-                "b_reason": result.reason.value if result.reason else None,
-                "b_until": result.until,
-                "b_on": on,
-            }
+            (result.reason.value if result.reason else None, result.until, on, device_id)
             for device_id, result in results
         ],
     )
@@ -123,6 +114,52 @@ def refresh_devices(
         rows = connection.execute(facts_select().where(device.c.id.in_(chunk)))
         _write_results(connection, _evaluate_rows(rows, on, policy), on)
     return len(ids)
+
+
+def device_facts(connection: Connection, device_ids: Iterable[str]) -> dict[str, DeviceFacts]:
+    """Return the facts of each named device that is in the store, by device id."""
+    found: dict[str, DeviceFacts] = {}
+    for chunk in _chunks(list(dict.fromkeys(device_ids)), BATCH_SIZE):
+        for row in connection.execute(facts_select().where(device.c.id.in_(chunk))):
+            found[row.id] = facts_from_row(row._mapping)
+    return found
+
+
+class DeviceOutcome(NamedTuple):
+    """A device's migration state and credential after a step, with its eligibility then."""
+
+    device_id: str
+    migration_state: MigrationState
+    credential: Credential
+    eligibility: DeviceEligibility
+
+
+_WRITE_OUTCOME = RowStatement(
+    device,
+    ("migration_state", "credential", "reason", "reason_until", "evaluated_on"),
+    key=("id",),
+)
+
+
+def write_device_outcomes(
+    connection: Connection, outcomes: Iterable[DeviceOutcome], on: date
+) -> int:
+    """Store each device's migration state, credential and eligibility evaluated on ``on``,
+    in one statement per device; return how many were written."""
+    return _WRITE_OUTCOME.execute(
+        connection,
+        [
+            (
+                o.migration_state.value,
+                o.credential.value,
+                o.eligibility.reason.value if o.eligibility.reason else None,
+                o.eligibility.until,
+                on,
+                o.device_id,
+            )
+            for o in outcomes
+        ],
+    )
 
 
 def refresh_gpfs_of_hubs(

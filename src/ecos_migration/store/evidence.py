@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, select
 
 from ecos_migration.domain.evidence import Evidence, EvidenceKind, EvidenceSource
+from ecos_migration.store.bulk import RowStatement
 from ecos_migration.store.schema import evidence
 
 
@@ -22,22 +23,27 @@ def _from_row(row: Row[Any]) -> Evidence:
     )
 
 
+_INSERT_EVIDENCE = RowStatement(
+    evidence, ("device_id", "model_id", "kind", "occurred_on", "source", "reference")
+)
+
+
 def add_evidence(connection: Connection, items: Iterable[Evidence]) -> int:
     """Insert evidence rows in one batch; return how many were written."""
-    rows = [
-        {
-            "device_id": item.device_id,
-            "model_id": item.model_id,
-            "kind": item.kind.value,
-            "occurred_on": item.occurred_on,
-            "source": item.source.value,
-            "reference": item.reference,
-        }
-        for item in items
-    ]
-    if rows:
-        connection.execute(insert(evidence), rows)
-    return len(rows)
+    return _INSERT_EVIDENCE.execute(
+        connection,
+        [
+            (
+                item.device_id,
+                item.model_id,
+                item.kind.value,
+                item.occurred_on,
+                item.source.value,
+                item.reference,
+            )
+            for item in items
+        ],
+    )
 
 
 def evidence_for_models(connection: Connection, model_ids: Iterable[int]) -> Sequence[Evidence]:

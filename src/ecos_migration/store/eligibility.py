@@ -203,12 +203,15 @@ def refresh_stale(connection: Connection, on: date, policy: EligibilityPolicy) -
     total = 0
     for condition in _stale_conditions(on):
         while True:
-            rows = list(connection.execute(facts_select().where(condition).limit(BATCH_SIZE)))
-            if not rows:
+            # The ids first, through the condition's own index: with the hub join in the
+            # same query PostgreSQL chose to scan the whole table, every day.
+            ids = list(
+                connection.execute(select(device.c.id).where(condition).limit(BATCH_SIZE)).scalars()
+            )
+            if not ids:
                 break
-            _write_results(connection, _evaluate_rows(rows, on, policy), on)
-            total += len(rows)
-            if len(rows) < BATCH_SIZE:
+            total += refresh_devices(connection, ids, on, policy)
+            if len(ids) < BATCH_SIZE:
                 break
     return total
 

@@ -159,13 +159,14 @@ def eligible_and_remaining(connection: Connection) -> tuple[int, int]:
         if active_ids
         else 0
     )
-    # Listing the in-scope reasons lets the (reason, selection_key) index count them.
+    # Two counts of disjoint index ranges: with one OR condition SQLite collected and
+    # de-duplicated the row ids of both ranges, about half a second a day at 1,000,000
+    # devices.
     in_scope_reasons = [reason.value for reason in Reason if reason.value not in _OUT_OF_SCOPE]
-    remaining = connection.execute(
-        select(func.count()).where(
-            (device.c.reason.is_(None)) | (device.c.reason.in_(in_scope_reasons))
-        )
-    ).scalar_one()
+    remaining = sum(
+        connection.execute(select(func.count()).where(condition)).scalar_one()
+        for condition in (device.c.reason.is_(None), device.c.reason.in_(in_scope_reasons))
+    )
     return int(eligible), int(remaining)
 
 

@@ -113,8 +113,8 @@ class SimulatedParties:
     ) -> list[StepResult]:
         """Answer a step whose faults are drawn in order and change nothing on the device."""
         self._enter(step)
-        with self.state.engine.begin() as connection:
-            known = self.state.results(connection, step, [i.attempt_id for i in batch])
+        with self.state.transaction():
+            known = self.state.results(step, [i.attempt_id for i in batch])
             new: list[tuple[str, str | None]] = []
             for instruction in batch:
                 if instruction.attempt_id in known:
@@ -129,7 +129,7 @@ class SimulatedParties:
                         code = error_code
                         break
                 new.append((instruction.attempt_id, code))
-            self.state.remember(connection, step, new)
+            self.state.remember(step, new)
         known.update(new)
         return [StepResult(i.attempt_id, known[i.attempt_id]) for i in batch]
 
@@ -176,10 +176,10 @@ class SimulatedParties:
     def replace(self, batch: Sequence[Instruction]) -> list[StepResult]:
         """Sign each replacement command with the TCoS key and let each device verify it."""
         self._enter("REPLACE")
-        with self.state.engine.begin() as connection:
-            known = self.state.results(connection, "REPLACE", [i.attempt_id for i in batch])
+        with self.state.transaction():
+            known = self.state.results("REPLACE", [i.attempt_id for i in batch])
             todo = [i for i in batch if i.attempt_id not in known]
-            anchors = self.state.anchors(connection, [i.device_id for i in todo])
+            anchors = self.state.anchors([i.device_id for i in todo])
             new: list[tuple[str, str | None]] = []
             changed: dict[str, bytes] = {}
             for instruction in todo:
@@ -191,18 +191,18 @@ class SimulatedParties:
                 if now_ecos:
                     changed[instruction.device_id] = self.ecos_anchor
                 new.append((instruction.attempt_id, code))
-            self.state.set_anchors(connection, changed)
-            self.state.remember(connection, "REPLACE", new)
+            self.state.set_anchors(changed)
+            self.state.remember("REPLACE", new)
         known.update(new)
         return [StepResult(i.attempt_id, known[i.attempt_id]) for i in batch]
 
     def reconcile(self, batch: Sequence[Instruction]) -> list[StepResult]:
         """Reconcile records; a device that does not trust the ECoS key never reconciles."""
         self._enter("RECONCILE")
-        with self.state.engine.begin() as connection:
-            known = self.state.results(connection, "RECONCILE", [i.attempt_id for i in batch])
+        with self.state.transaction():
+            known = self.state.results("RECONCILE", [i.attempt_id for i in batch])
             todo = [i for i in batch if i.attempt_id not in known]
-            anchors = self.state.anchors(connection, [i.device_id for i in todo])
+            anchors = self.state.anchors([i.device_id for i in todo])
             new: list[tuple[str, str | None]] = []
             for instruction in todo:
                 profile = self.scenario.profile(instruction.model)
@@ -214,15 +214,14 @@ class SimulatedParties:
                 new.append(
                     (instruction.attempt_id, "RECONCILIATION_MISMATCH" if mismatch else None)
                 )
-            self.state.remember(connection, "RECONCILE", new)
+            self.state.remember("RECONCILE", new)
         known.update(new)
         return [StepResult(i.attempt_id, known[i.attempt_id]) for i in batch]
 
     def read(self, device_ids: Sequence[str]) -> Mapping[str, Credential]:
         """Read which certificate each device trusts."""
         self._enter("READ")
-        with self.state.engine.connect() as connection:
-            anchors = self.state.anchors(connection, device_ids)
+        anchors = self.state.anchors(device_ids)
         return {device_id: self.credential_of(anchors.get(device_id)) for device_id in device_ids}
 
     def credential_of(self, anchor: bytes | None) -> Credential:

@@ -14,7 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TESTDATA = HERE.parent.parent / "shared" / "testdata" / "smartdcc"
 
-BENCHMARKS = ("inventory_import", "migration_run", "routing", "reports")
+BENCHMARKS = ("inventory_import", "migration_run", "simulator", "routing", "reports")
 
 
 def main() -> None:

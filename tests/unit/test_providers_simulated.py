@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -186,3 +187,159 @@ def test_state_survives_reopen(tmp_path: Path) -> None:
     again = SimulatedParties(reopened, Scenario(), seed=3)
     assert all(r.ok for r in again.replace(batch()[:5]))
     assert again.read([batch()[0].device_id])[batch()[0].device_id] is Credential.ECOS
+
+
+def reference_draw(seed: int, attempt_id: str, step: str, fault: str) -> float:
+    # The draw as first defined: a fresh keyed BLAKE2b hash of the text for every draw.
+    digest = hashlib.blake2b(
+        f"{attempt_id}|{step}|{fault}".encode(),
+        digest_size=8,
+        key=seed.to_bytes(8, "big", signed=False),
+    ).digest()
+    return (int.from_bytes(digest, "big") >> 11) / float(1 << 53)
+
+
+@pytest.mark.parametrize(
+    ("seed", "attempt_id", "step", "fault", "expected"),
+    [
+        (7, "A-1", "REPLACE", "fault", 0.9518415532709957),
+        (0, "00DB000000000001-1", "INSTRUCT", "fault", 0.48960817666983814),
+        (2**64 - 1, "00DB00000000ABCD-3", "REPLACE", "reached", 0.828928152897686),
+        (1, "é-1", "RECONCILE", "fault", 0.4843096201498518),
+    ],
+)
+def test_draw_known_values(
+    seed: int, attempt_id: str, step: str, fault: str, expected: float
+) -> None:
+    assert draw(seed, attempt_id, step, fault) == expected
+    assert reference_draw(seed, attempt_id, step, fault) == expected
+
+
+@pytest.mark.parametrize("seed", [0, 3, 2**63 + 5, 2**64 - 1])
+def test_parties_draw_equals_formula(tmp_path: Path, seed: int) -> None:
+    state = SimulatorState(tmp_path / "sim.sqlite")
+    simulated = SimulatedParties(state, Scenario(), seed=seed)
+    attempt_ids = [f"00DB{n:012X}-{n % 4 + 1}" for n in range(300)] + ["", "é-1", "a|b-2"]
+    for attempt_id in attempt_ids:
+        for step, fault in (
+            ("INSTRUCT", "fault"),
+            ("REVIEW", "fault"),
+            ("REPLACE", "fault"),
+            ("REPLACE", "reached"),
+            ("RECONCILE", "fault"),
+        ):
+            expected = reference_draw(seed, attempt_id, step, fault)
+            assert simulated._draw(attempt_id, f"|{step}|{fault}") == expected
+            assert draw(seed, attempt_id, step, fault) == expected
+    state.close()
+
+
+OTHER_MODEL = "GSME/AB01/010A030B/0002012F"
+QUIET_MODEL = "ESME/CD02/01/01"
+ALL_FAULTS = f"""
+[default]
+instruction_rejected = 0.1
+review_cos_in_flight = 0.1
+review_refused = 0.15
+comms_failure = 0.1
+command_rejected = 0.1
+error_response = 0.1
+lost_answer = 0.2
+reconciliation_mismatch = 0.1
+[[model]]
+model = "{OTHER_MODEL}"
+instruction_rejected = 0.3
+lost_answer = 0.4
+[[model]]
+model = "{QUIET_MODEL}"
+instruction_rejected = 0.0
+review_cos_in_flight = 0.0
+review_refused = 0.0
+comms_failure = 0.0
+command_rejected = 0.0
+error_response = 0.0
+lost_answer = 0.0
+reconciliation_mismatch = 0.0
+"""
+
+
+def reference_outcomes(
+    scenario: Scenario, seed: int, instructions: list[Instruction], known_devices: set[str]
+) -> dict[str, list[str | None]]:
+    # The outcomes as first defined, drawn with the reference formula for every attempt and
+    # compared with bounds summed in the order the faults are listed.
+    outcomes: dict[str, list[str | None]] = {}
+    for instruction in instructions:
+        profile = scenario.profile(instruction.model)
+        attempt_id = instruction.attempt_id
+        codes: list[str | None] = []
+
+        value = reference_draw(seed, attempt_id, "INSTRUCT", "fault")
+        codes.append("INSTRUCTION_REJECTED" if value < profile.instruction_rejected else None)
+
+        value = reference_draw(seed, attempt_id, "REVIEW", "fault")
+        if value < profile.review_cos_in_flight:
+            codes.append("REVIEW_COS_IN_FLIGHT")
+        elif value < profile.review_cos_in_flight + profile.review_refused:
+            codes.append("REVIEW_REFUSED")
+        else:
+            codes.append(None)
+
+        value = reference_draw(seed, attempt_id, "REPLACE", "fault")
+        rejected = profile.comms_failure + profile.command_rejected
+        trusts_ecos = False
+        if instruction.device_id not in known_devices or value < profile.comms_failure:
+            codes.append("COMMS_FAILURE")
+        elif value < rejected:
+            codes.append("COMMAND_REJECTED")
+        elif value < rejected + profile.error_response:
+            codes.append("ERROR_RESPONSE")
+        elif value < rejected + profile.error_response + profile.lost_answer:
+            codes.append("NO_RESPONSE")
+            trusts_ecos = reference_draw(seed, attempt_id, "REPLACE", "reached") < 0.5
+        else:
+            codes.append(None)
+            trusts_ecos = True
+
+        value = reference_draw(seed, attempt_id, "RECONCILE", "fault")
+        mismatch = not trusts_ecos or value < profile.reconciliation_mismatch
+        codes.append("RECONCILIATION_MISMATCH" if mismatch else None)
+        outcomes[attempt_id] = codes
+    return outcomes
+
+
+def test_outcomes_equal_reference(tmp_path: Path) -> None:
+    scenario = parse_scenario(ALL_FAULTS, "all-faults.toml")
+    state = SimulatorState(tmp_path / "sim.sqlite")
+    simulated = SimulatedParties(state, scenario, seed=11)
+    models = (MODEL, OTHER_MODEL, QUIET_MODEL)
+    instructions = [
+        Instruction(f"00DB{n:012X}-1", f"00DB{n:012X}", models[n % 3]) for n in range(600)
+    ]
+    # Every tenth device is not simulated, so its replacement cannot reach it.
+    known = {i.device_id for n, i in enumerate(instructions) if n % 10 != 0}
+    state.add_devices(dict.fromkeys(sorted(known), simulated.tcos_anchor))
+
+    actual: dict[str, list[str | None]] = {i.attempt_id: [] for i in instructions}
+    for start in range(0, len(instructions), 250):
+        chunk = instructions[start : start + 250]
+        for call in (simulated.instruct, simulated.review, simulated.replace, simulated.reconcile):
+            for result in call(chunk):
+                actual[result.attempt_id].append(result.error_code)
+
+    expected = reference_outcomes(scenario, 11, instructions, known)
+    assert actual == expected
+    # The scenario gives every outcome, so the comparison covers every branch.
+    codes = {code for codes in expected.values() for code in codes}
+    assert codes == {
+        None,
+        "INSTRUCTION_REJECTED",
+        "REVIEW_COS_IN_FLIGHT",
+        "REVIEW_REFUSED",
+        "COMMS_FAILURE",
+        "COMMAND_REJECTED",
+        "ERROR_RESPONSE",
+        "NO_RESPONSE",
+        "RECONCILIATION_MISMATCH",
+    }
+    state.close()

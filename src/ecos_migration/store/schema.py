@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 NAMING_CONVENTION = {
@@ -95,12 +96,29 @@ device = Table(
     Column("evaluated_on", Date),
     # Seeded random selection order; never insertion order.
     Column("selection_key", BigInteger, nullable=False),
+    # Indexes whose entries move when a device's eligibility changes end with the selection
+    # key, not the row id. The engine starts devices in selection order, so the entries it
+    # moves in one chunk are neighbours on a few pages instead of one page each.
     Index(None, "reason", "selection_key"),
-    Index(None, "model_id", "reason"),
+    Index(None, "model_id", "reason", "selection_key"),
     # Covers the eligibility summary, so counting the fleet reads this index, not the table.
-    Index(None, "device_type", "model_id", "reason", "evaluated_on", "reason_until"),
-    Index(None, "reason_until"),
-    Index(None, "evaluated_on"),
+    Index(
+        "ix_device_eligibility_summary",
+        "device_type",
+        "model_id",
+        "reason",
+        "evaluated_on",
+        "reason_until",
+        "selection_key",
+    ),
+    # Only devices with a transient reason have an end date, so only they are indexed.
+    Index(
+        None,
+        "reason_until",
+        sqlite_where=text("reason_until IS NOT NULL"),
+        postgresql_where=text("reason_until IS NOT NULL"),
+    ),
+    Index(None, "evaluated_on", "selection_key"),
     Index(None, "chf_id"),
     Index(None, "supplier_id"),
 )

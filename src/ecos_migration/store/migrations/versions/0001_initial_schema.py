@@ -171,19 +171,34 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_device_chf_id"), "device", ["chf_id"], unique=False)
     op.create_index(
-        op.f("ix_device_device_type_model_id_reason_evaluated_on_reason_until"),
+        "ix_device_eligibility_summary",
         "device",
-        ["device_type", "model_id", "reason", "evaluated_on", "reason_until"],
+        ["device_type", "model_id", "reason", "evaluated_on", "reason_until", "selection_key"],
         unique=False,
     )
-    op.create_index(op.f("ix_device_evaluated_on"), "device", ["evaluated_on"], unique=False)
     op.create_index(
-        op.f("ix_device_model_id_reason"), "device", ["model_id", "reason"], unique=False
+        op.f("ix_device_evaluated_on_selection_key"),
+        "device",
+        ["evaluated_on", "selection_key"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_device_model_id_reason_selection_key"),
+        "device",
+        ["model_id", "reason", "selection_key"],
+        unique=False,
     )
     op.create_index(
         op.f("ix_device_reason_selection_key"), "device", ["reason", "selection_key"], unique=False
     )
-    op.create_index(op.f("ix_device_reason_until"), "device", ["reason_until"], unique=False)
+    op.create_index(
+        op.f("ix_device_reason_until"),
+        "device",
+        ["reason_until"],
+        unique=False,
+        sqlite_where=sa.text("reason_until IS NOT NULL"),
+        postgresql_where=sa.text("reason_until IS NOT NULL"),
+    )
     op.create_index(op.f("ix_device_supplier_id"), "device", ["supplier_id"], unique=False)
     op.create_table(
         "evidence",
@@ -263,13 +278,16 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_evidence_device_id"), table_name="evidence")
     op.drop_table("evidence")
     op.drop_index(op.f("ix_device_supplier_id"), table_name="device")
-    op.drop_index(op.f("ix_device_reason_until"), table_name="device")
-    op.drop_index(op.f("ix_device_reason_selection_key"), table_name="device")
-    op.drop_index(op.f("ix_device_model_id_reason"), table_name="device")
-    op.drop_index(op.f("ix_device_evaluated_on"), table_name="device")
     op.drop_index(
-        op.f("ix_device_device_type_model_id_reason_evaluated_on_reason_until"), table_name="device"
+        op.f("ix_device_reason_until"),
+        table_name="device",
+        sqlite_where=sa.text("reason_until IS NOT NULL"),
+        postgresql_where=sa.text("reason_until IS NOT NULL"),
     )
+    op.drop_index(op.f("ix_device_reason_selection_key"), table_name="device")
+    op.drop_index(op.f("ix_device_model_id_reason_selection_key"), table_name="device")
+    op.drop_index(op.f("ix_device_evaluated_on_selection_key"), table_name="device")
+    op.drop_index("ix_device_eligibility_summary", table_name="device")
     op.drop_index(op.f("ix_device_chf_id"), table_name="device")
     op.drop_table("device")
     op.drop_index(op.f("ix_attempt_status"), table_name="attempt")

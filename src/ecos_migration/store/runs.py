@@ -139,34 +139,32 @@ _OUT_OF_SCOPE = ("OUT_OF_SCOPE_SMETS1", "OUT_OF_SCOPE_DEVICE_TYPE", "ALREADY_ECO
 def eligible_and_remaining(connection: Connection) -> tuple[int, int]:
     """Return (devices with no device-level reason in an active or new model, in-scope devices
     not yet on ECoS) from the cached eligibility."""
-    active = (
+    active = {
         ModelState.NEW.value,
         ModelState.PROVING.value,
         ModelState.AWAITING_EVIDENCE.value,
         ModelState.BULK.value,
-    )
-    # Naming the active models lets the (model_id, reason) index count them alone, with no
-    # join and no read of the device rows.
-    active_ids = list(
-        connection.execute(
-            select(device_model.c.id).where(device_model.c.state.in_(active))
-        ).scalars()
-    )
-    eligible = (
-        connection.execute(
-            select(func.count()).where(device.c.model_id.in_(active_ids), device.c.reason.is_(None))
-        ).scalar_one()
-        if active_ids
-        else 0
-    )
-    # Two counts of disjoint index ranges: with one OR condition SQLite collected and
-    # de-duplicated the row ids of both ranges, about half a second a day at 1,000,000
-    # devices.
+    }
+    # One count per model of the devices with no reason, read from the
+    # (model_id, reason, selection_key) index alone: naming every model lets SQLite use it
+    # without a read of the device rows. The same counts give both figures.
+    states = dict(connection.execute(select(device_model.c.id, device_model.c.state)).all())
+    without_reason = connection.execute(
+        select(device.c.model_id, func.count())
+        .where(device.c.model_id.in_(list(states)), device.c.reason.is_(None))
+        .group_by(device.c.model_id)
+    ).all()
+    without_model = connection.execute(
+        select(func.count()).where(device.c.model_id.is_(None), device.c.reason.is_(None))
+    ).scalar_one()
+    eligible = sum(count for model_id, count in without_reason if states.get(model_id) in active)
+    # The in-scope reasons are few devices; listing them lets the (reason, selection_key)
+    # index count them.
     in_scope_reasons = [reason.value for reason in Reason if reason.value not in _OUT_OF_SCOPE]
-    remaining = sum(
-        connection.execute(select(func.count()).where(condition)).scalar_one()
-        for condition in (device.c.reason.is_(None), device.c.reason.in_(in_scope_reasons))
-    )
+    in_scope_with_reason = connection.execute(
+        select(func.count()).where(device.c.reason.in_(in_scope_reasons))
+    ).scalar_one()
+    remaining = sum(count for _, count in without_reason) + without_model + in_scope_with_reason
     return int(eligible), int(remaining)
 
 

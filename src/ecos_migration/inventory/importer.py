@@ -9,7 +9,6 @@ grow with the file.
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from ecos_migration.domain.eligibility import (
 from ecos_migration.errors import InputError, StoreError
 from ecos_migration.inventory.csv_reader import read_inventory_csv
 from ecos_migration.inventory.duis_reader import NOT_CARRIED, read_dsp_inventory
+from ecos_migration.inventory.formats import InventoryFormat
 from ecos_migration.inventory.problems import MAX_LISTED_PROBLEMS, Problem, describe_problems
 from ecos_migration.inventory.records import ParsedRow
 from ecos_migration.inventory.rejects import RejectsWriter
@@ -47,6 +47,15 @@ from ecos_migration.store.inventory import (
 )
 from ecos_migration.store.models import ensure_models
 
+__all__ = [
+    "FileImportResult",
+    "ImportOptions",
+    "ImportProgress",
+    "InventoryFormat",
+    "NoProgress",
+    "import_inventory_file",
+]
+
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
@@ -57,13 +66,6 @@ _MISSING = object()
 
 # Inventory fields as named in the CSV, and the device column each one fills.
 _COLUMN_OF_FIELD = {"cos_credential": "credential"}
-
-
-class InventoryFormat(enum.StrEnum):
-    """Formats of inventory files."""
-
-    CSV = "csv"
-    DUIS = "duis"
 
 
 class ImportProgress(Protocol):

@@ -24,23 +24,26 @@ from sqlalchemy import Engine
 from starlette.requests import ClientDisconnect
 
 from ecos_migration.clock import Clock, SystemClock
-from ecos_migration.config import Settings, load_settings
+from ecos_migration.config import CONFIG_VARIABLE, Settings, load_settings
 from ecos_migration.errors import ConfigurationError, NotFoundError, StateError
 from ecos_migration.routing.codes import RejectedRequestError, Route, RouteReason
 from ecos_migration.routing.decision import RoutingPolicy
-from ecos_migration.routing.parties import PARTIES_VARIABLE, Parties
+from ecos_migration.routing.environment import (
+    MAX_REQUEST_BYTES_VARIABLE,
+    PARTIES_VARIABLE,
+    SCHEMA_VARIABLE,
+    TRUST_STORE_VARIABLE,
+)
+from ecos_migration.routing.parties import Parties
 from ecos_migration.routing.router import RequestChecker, RoutedRequest, route_documents
-from ecos_migration.routing.schema import SCHEMA_VARIABLE, require_schema_path
-from ecos_migration.routing.trust import TRUST_STORE_VARIABLE, TrustStore
+from ecos_migration.routing.schema import require_schema_path
+from ecos_migration.routing.trust import TrustStore
 from ecos_migration.store.database import (
     DATABASE_URL_VARIABLE,
     create_database_engine,
     require_current_schema,
 )
 from ecos_migration.store.routing import record_outcome
-
-MAX_REQUEST_BYTES_VARIABLE = "ECOS_MIGRATION_MAX_REQUEST_BYTES"
-CONFIG_VARIABLE = "ECOS_MIGRATION_CONFIG"
 
 logger = logging.getLogger(__name__)
 

@@ -333,3 +333,25 @@ def test_csv_impossible_date_named(tmp_path: Path) -> None:
     problems = _problems(_write(tmp_path, HEADER, ",".join(fields)))
     assert [p.column for p in problems] == ["commissioned_on"]
     assert problems[0].expected == "not a real calendar date (YYYY-MM-DD)"
+
+
+def test_csv_raw_keeps_original_fields(tmp_path: Path) -> None:
+    padded = GOOD_ESME.replace(",SUP1,", ", SUP1 ,")
+    path = _write(tmp_path, HEADER, padded, "00DB1234567890A3,ESME", GOOD_ESME + ",extra")
+    valid, short, long = read_inventory_csv(path, POLICY)
+    assert valid.record is not None
+    assert valid.raw == dict(zip(INVENTORY_COLUMNS, padded.split(","), strict=True))
+    assert short.raw == {"device_id": "00DB1234567890A3", "device_type": "ESME"}
+    assert long.raw == dict(zip(INVENTORY_COLUMNS, GOOD_ESME.split(","), strict=True))
+
+
+def test_csv_reordered_columns_read_alike(tmp_path: Path) -> None:
+    columns = list(reversed(INVENTORY_COLUMNS))
+    fields = dict(zip(INVENTORY_COLUMNS, GOOD_ESME.split(","), strict=True))
+    reordered = ",".join(fields[name] for name in columns)
+    in_order = list(read_inventory_csv(_write(tmp_path, HEADER, GOOD_ESME), POLICY))
+    path = tmp_path / "reordered.csv"
+    path.write_text(",".join(columns) + "\n" + reordered + "\n")
+    reversed_rows = list(read_inventory_csv(path, POLICY))
+    assert reversed_rows[0].record is not None
+    assert reversed_rows[0].record == in_order[0].record

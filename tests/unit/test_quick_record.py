@@ -14,14 +14,28 @@ POLICY = EligibilityPolicy()
 
 # Per column, valid and invalid values, including the edge cases of each check.
 CHOICES: dict[str, list[str]] = {
-    "device_id": ["00DB1234567890A2", "00-db-12-34-56-78-90-a2", "", "00DB12", "00DB1234567890AZ"],
+    "device_id": [
+        "00DB1234567890A2",
+        "00-db-12-34-56-78-90-a2",
+        "",
+        "00DB12",
+        "00DB1234567890AZ",
+        # 16 characters that are not 16 hex digits, and a trailing newline the pattern's
+        # "$" accepts: the plain-form shortcut must agree with the pattern on each.
+        "00db1234567890a2",
+        "00-DB1234567890A",
+        "0xDB1234567890A2",
+        "00DB1234567890\u00c42",
+        "00DB1234567890A2\n",
+        "00DB1234567890A2F",
+    ],
     "device_type": ["ESME", "GSME", "GPF", "CHF", "PPMID", "HCALCS", "esme", ""],
     "generation": ["SMETS2", "SMETS1", "SMETS3", ""],
     "smi_status": ["Commissioned", "InstalledNotCommissioned", "Decommissioned", "Bad", ""],
     "manufacturer": ["AB01", "", "M" * 64, "M" * 65],
     "model": ["010A030B", "", "X" * 65],
     "firmware_version": ["0002012F", "", "F" * 65],
-    "chf_id": ["", "00DB1234567890A0", "00-DB-12-34-56-78-90-A0", "nothex"],
+    "chf_id": ["", "00DB1234567890A0", "00-DB-12-34-56-78-90-A0", "nothex", "00DB1234567890G0"],
     "supplier_id": [
         "SUP1",
         "",

@@ -1,4 +1,9 @@
-"""The ``ecos-migration`` command line: a thin Typer front end over the product's functions."""
+"""The ``ecos-migration`` command line: a thin Typer front end over the product's functions.
+
+Each command imports the modules it calls inside its own function, so one command does not
+load the dependencies of the others (SQLAlchemy, openpyxl, FastAPI, lxml, cryptography).
+``tests/unit/test_cli_startup.py`` checks that importing this package loads none of them.
+"""
 
 from __future__ import annotations
 

@@ -7,17 +7,20 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
 
 from ecos_migration.clock import Clock, FixedClock, SystemClock
-from ecos_migration.config import Settings, load_settings
 from ecos_migration.errors import StoreError
-from ecos_migration.store.database import create_database_engine, require_current_schema
-from ecos_migration.store.runs import current_day
+
+# SQLAlchemy, Alembic and the configuration models are imported by the members that use
+# them, so a command that needs no database (``--help``, ``--version``) starts faster.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ecos_migration.config import Settings
 
 
 @dataclass
@@ -37,6 +40,8 @@ class AppContext:
         commands record (operator controls, imports, routed requests) and the dates they
         report on follow the run rather than the wall clock.
         """
+        from ecos_migration.store.runs import current_day
+
         try:
             engine = self.engine()
         except StoreError:
@@ -48,10 +53,14 @@ class AppContext:
     @cached_property
     def settings(self) -> Settings:
         """The loaded and validated configuration."""
+        from ecos_migration.config import load_settings
+
         return load_settings(self.config_path)
 
     def engine(self, *, require_schema: bool = True) -> Engine:
         """Return the database engine; by default check that the schema is current."""
+        from ecos_migration.store.database import require_current_schema
+
         engine = self._engine
         if require_schema:
             require_current_schema(engine)
@@ -59,6 +68,8 @@ class AppContext:
 
     @cached_property
     def _engine(self) -> Engine:
+        from ecos_migration.store.database import create_database_engine
+
         return create_database_engine(self.database_url)
 
     def print_json(self, data: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,8 +11,10 @@ from rich.table import Table
 from ecos_migration.cli.context import app_context
 from ecos_migration.cli.dates import parse_day
 from ecos_migration.domain.eligibility import Reason
-from ecos_migration.inventory.device_view import DeviceView, show_device
-from ecos_migration.store.eligibility import EligibilitySummary, summarise_eligibility
+
+if TYPE_CHECKING:
+    from ecos_migration.inventory.device_view import DeviceView
+    from ecos_migration.store.eligibility import EligibilitySummary
 
 device_app = typer.Typer(
     help="Show one device: facts, eligibility, evidence and events.", no_args_is_help=True
@@ -33,6 +35,8 @@ def eligibility_command(
     ctx: typer.Context, on: OnOption = None, as_json: JsonOption = False
 ) -> None:
     """Count eligible devices and ineligible ones by reason, device type and model state."""
+    from ecos_migration.store.eligibility import summarise_eligibility
+
     context = app_context(ctx)
     day = parse_day(on) or context.clock.today()
     with context.engine().connect() as connection:
@@ -95,6 +99,8 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """Show a device's facts, Device Model, eligibility, evidence and events."""
+    from ecos_migration.inventory.device_view import show_device
+
     context = app_context(ctx)
     day = parse_day(on) or context.clock.today()
     with context.engine().connect() as connection:

@@ -5,27 +5,17 @@ from __future__ import annotations
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ecos_migration.cli.context import AppContext, app_context
-from ecos_migration.domain.error_strategy import load_error_strategy
-from ecos_migration.engine.demo import DemoPlan, run_demo
-from ecos_migration.engine.session import open_simulation, remaining_days, resolve_run, run_days
-from ecos_migration.engine.status import migration_status, status_date
 from ecos_migration.errors import InputError
-from ecos_migration.providers.simulated.fleet import truth_check
-from ecos_migration.providers.simulated.generator import DEMO_SCENARIO
-from ecos_migration.providers.simulated.scenario import load_scenario
-from ecos_migration.providers.simulated.state import default_state_path
-from ecos_migration.reporting import write_all_reports
-from ecos_migration.store.database import upgrade_schema
-from ecos_migration.store.incidents import list_incidents, resolve_incident
-from ecos_migration.store.models import all_models
-from ecos_migration.store.runs import DaySummary, as_json, day_summaries
+
+if TYPE_CHECKING:
+    from ecos_migration.engine.demo import DemoPlan
 
 _SIM_STATE_HELP = (
     "SQLite file of the simulated fleet and providers "
@@ -43,6 +33,8 @@ def _parse_date(value: str | None, option: str) -> date | None:
 
 
 def _state_path(context: AppContext, given: Path | None) -> Path:
+    from ecos_migration.providers.simulated.state import default_state_path
+
     if given is not None:
         return given
     return default_state_path(str(context.engine().url.render_as_string(hide_password=False)))
@@ -92,6 +84,11 @@ def run(  # noqa: PLR0917 - Typer passes each option as a parameter
     sim_state: Annotated[Path | None, typer.Option(help=_SIM_STATE_HELP, dir_okay=False)] = None,
 ) -> None:
     """Run the migration over simulated days; run it again to resume after an interruption."""
+    from ecos_migration.domain.error_strategy import load_error_strategy
+    from ecos_migration.engine.session import open_simulation, remaining_days, resolve_run, run_days
+    from ecos_migration.providers.simulated.scenario import load_scenario
+    from ecos_migration.store.runs import DaySummary
+
     context = app_context(ctx)
     if (until is None) == (days is None):
         raise InputError("give exactly one of --until DATE and --days N")
@@ -149,6 +146,8 @@ def status(
     as_json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the migration status: devices, eligibility and Device Models by state."""
+    from ecos_migration.engine.status import migration_status, status_date
+
     context = app_context(ctx)
     with context.engine().connect() as connection:
         on = status_date(connection, context.clock.today())
@@ -189,6 +188,8 @@ def incidents(
     as_json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List every ECoS Migration Incident, oldest first."""
+    from ecos_migration.store.incidents import list_incidents
+
     if ctx.invoked_subcommand is not None:
         return
     context = app_context(ctx)
@@ -240,6 +241,9 @@ def resolve(
     note: Annotated[str, typer.Option(help="How the incident was resolved.")],
 ) -> None:
     """Mark an incident resolved, with a note."""
+    from ecos_migration.engine.status import status_date
+    from ecos_migration.store.incidents import resolve_incident
+
     context = app_context(ctx)
     with context.engine().begin() as connection:
         on = status_date(connection, context.clock.today())
@@ -275,6 +279,14 @@ def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
     The demo starts fresh each time: a SQLite database inside OUT is deleted first; any
     other database must hold no devices.
     """
+    from ecos_migration.domain.error_strategy import load_error_strategy
+    from ecos_migration.engine.demo import DemoPlan, run_demo
+    from ecos_migration.providers.simulated.fleet import truth_check
+    from ecos_migration.providers.simulated.generator import DEMO_SCENARIO
+    from ecos_migration.providers.simulated.state import default_state_path
+    from ecos_migration.store.database import upgrade_schema
+    from ecos_migration.store.runs import DaySummary
+
     context = app_context(ctx)
     out.mkdir(parents=True, exist_ok=True)
     engine = context.engine(require_schema=False)
@@ -337,6 +349,8 @@ def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
 
 
 def _write_demo_reports(context: AppContext, folder: Path, on: date) -> None:
+    from ecos_migration.reporting import write_all_reports
+
     with context.console.status("Writing the reports"):
         reports = write_all_reports(context.engine(), context.settings, folder, on)
     context.console.print(f"\nReports for {on.isoformat()} written to {folder}/:")
@@ -349,6 +363,11 @@ def _write_demo_reports(context: AppContext, folder: Path, on: date) -> None:
 
 
 def _print_demo_results(context: AppContext, plan: DemoPlan, every: int, mismatches: int) -> None:
+    from ecos_migration.engine.status import migration_status
+    from ecos_migration.store.incidents import list_incidents
+    from ecos_migration.store.models import all_models
+    from ecos_migration.store.runs import as_json, day_summaries
+
     with context.engine().connect() as connection:
         summaries = day_summaries(connection)
         data = migration_status(connection, plan.last, context.settings.eligibility.policy())

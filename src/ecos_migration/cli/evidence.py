@@ -9,7 +9,6 @@ import typer
 
 from ecos_migration.cli.context import app_context
 from ecos_migration.cli.dates import parse_day
-from ecos_migration.inventory.evidence_import import import_evidence_file
 
 evidence_app = typer.Typer(help="Evidence for the bulk gate.", no_args_is_help=True)
 
@@ -46,6 +45,8 @@ def import_command(
     Each file is validated whole and imported in one transaction: a file with any invalid
     row imports nothing, and every problem is listed. Rows imported before are skipped.
     """
+    from ecos_migration.inventory.evidence_import import import_evidence_file
+
     context = app_context(ctx)
     day = parse_day(on) or context.clock.today()
     engine = context.engine()

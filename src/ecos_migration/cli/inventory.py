@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from ecos_migration.cli.context import app_context
 from ecos_migration.cli.dates import parse_day
-from ecos_migration.cli.progress import RowProgress
-from ecos_migration.inventory.csv_reader import INVENTORY_COLUMNS
-from ecos_migration.inventory.duis_reader import DUIS_DEVICE_ELEMENTS
-from ecos_migration.inventory.importer import (
-    FileImportResult,
-    ImportOptions,
-    InventoryFormat,
-    import_inventory_file,
-)
-from ecos_migration.inventory.rejects import RejectsWriter
+from ecos_migration.inventory.formats import InventoryFormat
+
+# The importer and the readers load SQLAlchemy and lxml, so they are imported by the
+# command that uses them rather than by every command.
+if TYPE_CHECKING:
+    from ecos_migration.inventory.importer import FileImportResult
 
 inventory_app = typer.Typer(help="Import the fleet inventory.", no_args_is_help=True)
 
@@ -77,6 +73,12 @@ def import_command(  # noqa: PLR0917 - one parameter per command-line option
     problem is listed with its line (or XML element), column, value and what is expected,
     and the command exits 1. Files before it stay imported.
     """
+    from ecos_migration.cli.progress import RowProgress
+    from ecos_migration.inventory.csv_reader import INVENTORY_COLUMNS
+    from ecos_migration.inventory.duis_reader import DUIS_DEVICE_ELEMENTS
+    from ecos_migration.inventory.importer import ImportOptions, import_inventory_file
+    from ecos_migration.inventory.rejects import RejectsWriter
+
     if skip_invalid and rejects is None:
         raise typer.BadParameter("--skip-invalid needs --rejects FILE", param_hint="--rejects")
     if rejects is not None and not skip_invalid:

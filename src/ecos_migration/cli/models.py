@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import JustifyMethod
@@ -17,17 +17,10 @@ from ecos_migration.domain.device import DeviceModelKey
 from ecos_migration.domain.evidence import EvidenceKind
 from ecos_migration.domain.models import AppealStatus, ModelControl
 from ecos_migration.errors import InputError
-from ecos_migration.inventory.controls import (
-    AppliedControl,
-    ControlRequest,
-    appeal_model,
-    control_all_models,
-    control_model,
-)
-from ecos_migration.inventory.csv_reader import check_header
-from ecos_migration.inventory.model_listing import list_models
 from ecos_migration.inventory.problems import Problem, describe_problems
-from ecos_migration.store.upgrades import replace_allowed_upgrades
+
+if TYPE_CHECKING:
+    from ecos_migration.inventory.controls import AppliedControl, ControlRequest
 
 models_app = typer.Typer(
     help="List Device Models and control them (suspend, resume, Non-Migratable, appeals).",
@@ -71,6 +64,8 @@ def _parse_model(text: str) -> DeviceModelKey:
 
 
 def _request(context: AppContext, actor: str | None, reason: str) -> ControlRequest:
+    from ecos_migration.inventory.controls import ControlRequest
+
     if not reason.strip():
         raise typer.BadParameter("--reason must not be empty", param_hint="--reason")
     return ControlRequest(
@@ -92,6 +87,8 @@ def list_command(
     ] = None,
 ) -> None:
     """List every Device Model with its state, devices, eligible devices and evidence."""
+    from ecos_migration.inventory.model_listing import list_models
+
     if ctx.invoked_subcommand is not None:
         return
     context = app_context(ctx)
@@ -165,6 +162,8 @@ def _control(
     actor: str | None,
     reason: str,
 ) -> None:
+    from ecos_migration.inventory.controls import control_all_models, control_model
+
     if (model is None) == (not every):
         raise typer.BadParameter("name one Device Model or give --all, not both")
     context = app_context(ctx)
@@ -256,6 +255,8 @@ def appeal_command(  # noqa: PLR0917 - one parameter per command-line option
     actor: ActorOption = None,
 ) -> None:
     """Record a Supplier's appeal against a Non-Migratable determination, and its outcome."""
+    from ecos_migration.inventory.controls import ControlRequest, appeal_model
+
     context = app_context(ctx)
     request = ControlRequest(
         actor or _default_actor(), (note or "").strip(), context.clock.today(), context.clock.now()
@@ -281,6 +282,8 @@ def upgrades_import_command(
     ],
 ) -> None:
     """Replace the default upgrade rule (any other firmware of the same model) with a list."""
+    from ecos_migration.store.upgrades import replace_allowed_upgrades
+
     context = app_context(ctx)
     pairs = _read_upgrades(file)
     with context.engine().begin() as connection:
@@ -295,6 +298,8 @@ _UPGRADES_HINT = "Fix the file and import it again; the stored list was not chan
 
 
 def _read_upgrades(file: Path) -> list[tuple[DeviceModelKey, DeviceModelKey]]:
+    from ecos_migration.inventory.csv_reader import check_header
+
     columns = ("from_model", "to_model")
     name = str(file)
     pairs: list[tuple[DeviceModelKey, DeviceModelKey]] = []

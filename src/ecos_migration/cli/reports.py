@@ -13,14 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ecos_migration.cli.context import AppContext, app_context
-from ecos_migration.domain.error_strategy import load_error_strategy
 from ecos_migration.errors import InputError
-from ecos_migration.reporting import write_all_reports
-from ecos_migration.reporting.compliance import compliance_report, period_from_settings
-from ecos_migration.reporting.progress import progress_figures, write_progress_report
-from ecos_migration.reporting.public import PUBLIC_CSV, PUBLIC_HTML, write_non_migratable_list
-from ecos_migration.reporting.suppliers import write_supplier_reports
-from ecos_migration.store.reporting import latest_activity_day, supplier_ids
 
 report_app = typer.Typer(
     name="report",
@@ -47,6 +40,8 @@ OnOption = Annotated[
 
 
 def _report_date(context: AppContext, text: str | None) -> date:
+    from ecos_migration.store.reporting import latest_activity_day
+
     if text is not None:
         try:
             return date.fromisoformat(text)
@@ -65,6 +60,10 @@ def report_suppliers(ctx: typer.Context, out: OutOption, on: OnOption = None) ->
     actionable-ineligible.csv (communications failure, installed but not commissioned,
     awaiting remediation).
     """
+    from ecos_migration.domain.error_strategy import load_error_strategy
+    from ecos_migration.reporting.suppliers import write_supplier_reports
+    from ecos_migration.store.reporting import supplier_ids
+
     context = app_context(ctx)
     day = _report_date(context, on)
     engine = context.engine()
@@ -105,6 +104,10 @@ def report_progress(ctx: typer.Context, out: OutOption, on: OnOption = None) -> 
 
     The forecast uses the mean daily migrations of the last 28 days.
     """
+    from ecos_migration.domain.error_strategy import load_error_strategy
+    from ecos_migration.reporting.compliance import period_from_settings
+    from ecos_migration.reporting.progress import progress_figures, write_progress_report
+
     context = app_context(ctx)
     day = _report_date(context, on)
     settings = context.settings
@@ -131,6 +134,8 @@ def report_progress(ctx: typer.Context, out: OutOption, on: OnOption = None) -> 
 @report_app.command("non-migratable")
 def report_non_migratable(ctx: typer.Context, out: OutOption, on: OnOption = None) -> None:
     """Write the public list of Non-Migratable Device Models as CSV and HTML."""
+    from ecos_migration.reporting.public import PUBLIC_CSV, PUBLIC_HTML, write_non_migratable_list
+
     context = app_context(ctx)
     day = _report_date(context, on)
     count = write_non_migratable_list(context.engine(), out, on=day)
@@ -143,6 +148,8 @@ def report_non_migratable(ctx: typer.Context, out: OutOption, on: OnOption = Non
 @report_app.command("all")
 def report_all(ctx: typer.Context, out: OutOption, on: OnOption = None) -> None:
     """Write every report, and the deadline findings, into one folder."""
+    from ecos_migration.reporting import write_all_reports
+
     context = app_context(ctx)
     day = _report_date(context, on)
     written = write_all_reports(context.engine(), context.settings, out, day)
@@ -166,6 +173,8 @@ def compliance(
     cut-off, TCoS-installation alerts (suppressed during the period, raised after it) and,
     from the period end, stranded devices.
     """
+    from ecos_migration.reporting.compliance import compliance_report, period_from_settings
+
     context = app_context(ctx)
     day = _report_date(context, on)
     settings = context.settings

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from lxml import etree
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,20 +23,14 @@ from rich.text import Text
 
 from ecos_migration.cli.context import app_context
 from ecos_migration.errors import InputError
-from ecos_migration.routing.codes import RejectedRequestError
-from ecos_migration.routing.duis import DEFAULT_MAX_REQUEST_BYTES, parse_document
-from ecos_migration.routing.parties import PARTIES_VARIABLE
-from ecos_migration.routing.router import route_documents
-from ecos_migration.routing.schema import SCHEMA_VARIABLE
-from ecos_migration.routing.signature import load_certificate, load_private_key, sign_document
-from ecos_migration.routing.trust import TRUST_STORE_VARIABLE
-from ecos_migration.service import (
-    CONFIG_VARIABLE,
+from ecos_migration.routing.environment import (
+    DEFAULT_MAX_REQUEST_BYTES,
     MAX_REQUEST_BYTES_VARIABLE,
-    checker_from_paths,
+    PARTIES_VARIABLE,
+    SCHEMA_VARIABLE,
+    TRUST_STORE_VARIABLE,
 )
 from ecos_migration.store.database import DATABASE_URL_VARIABLE
-from ecos_migration.store.routing import record_outcome
 
 SchemaOption = Annotated[
     Path | None,
@@ -122,6 +115,9 @@ def route(  # noqa: PLR0917 - Typer reads each parameter as an option
     as_json: Annotated[bool, typer.Option("--json", help="Print the decisions as JSON.")] = False,
 ) -> None:
     """Route SRV 6.23 CoS requests and record each decision; print one decision per file."""
+    from ecos_migration.routing.router import route_documents
+    from ecos_migration.service import checker_from_paths
+
     context = app_context(ctx)
     moment = _parse_at(at) if at is not None else context.clock.now()
     checker = checker_from_paths(schema, trust_store, parties, max_request_bytes)
@@ -185,6 +181,8 @@ def route_outcome(
     ],
 ) -> None:
     """Record the outcome of a forwarded CoS request (a success feeds the migration)."""
+    from ecos_migration.store.routing import record_outcome
+
     context = app_context(ctx)
     now = context.clock.now()
     with context.engine().begin() as connection:
@@ -218,6 +216,9 @@ def serve(  # noqa: PLR0917 - Typer reads each parameter as an option
 ) -> None:
     """Start the HTTP routing service (OpenAPI description at /docs and /openapi.json)."""
     import uvicorn
+
+    from ecos_migration.config import CONFIG_VARIABLE
+    from ecos_migration.service import checker_from_paths
 
     context = app_context(ctx)
     # Fail here, with one line, rather than in every worker.
@@ -262,6 +263,12 @@ def sign(
     ] = None,
 ) -> None:
     """Sign a DUIS message as DCC's tools do, replacing any signature it carries."""
+    from lxml import etree
+
+    from ecos_migration.routing.codes import RejectedRequestError
+    from ecos_migration.routing.duis import parse_document
+    from ecos_migration.routing.signature import load_certificate, load_private_key, sign_document
+
     try:
         data = file.read_bytes()
         private_key = load_private_key(key.read_bytes())

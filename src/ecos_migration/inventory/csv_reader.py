@@ -16,7 +16,13 @@ from typing import Any
 from ecos_migration.domain.eligibility import EligibilityPolicy
 from ecos_migration.errors import InputError
 from ecos_migration.inventory.problems import Problem
-from ecos_migration.inventory.records import ParsedRow, RowCheck, build_record, quick_record
+from ecos_migration.inventory.records import (
+    ParsedRow,
+    RowCheck,
+    build_record,
+    new_parsed_row,
+    quick_record,
+)
 
 INVENTORY_COLUMNS = (
     "device_id",
@@ -129,24 +135,26 @@ def _rows(
     width = len(names)
     # The fields in ``INVENTORY_COLUMNS`` order, whatever the order of the file's columns.
     ordered = operator.itemgetter(*(names.index(name) for name in INVENTORY_COLUMNS))
+    in_order = tuple(names) == INVENTORY_COLUMNS
     strip = str.strip
+    header = tuple(names)
+    no_absent: frozenset[str] = frozenset()
     for fields in reader:
         line: int = reader.line_num
         if not fields:
             continue
         if len(fields) == width:
-            quick = quick_record(tuple(map(strip, ordered(fields))), policy, on)
+            stripped = tuple(map(strip, fields if in_order else ordered(fields)))
+            quick = quick_record(stripped, policy, on)
             if quick is not None:
-                yield ParsedRow(
-                    f"line {line}", line, quick, [], dict(zip(names, fields, strict=True))
-                )
+                location = f"line {line}"
+                yield new_parsed_row((location, line, quick, [], fields, header, no_absent))
                 continue
         check = RowCheck(file, f"line {line}")
-        raw = dict(zip(names, fields, strict=False))
         if len(fields) != width:
             check.add(None, None, f"expected {width} fields, found {len(fields)}")
-            yield ParsedRow(check.location, line, None, check.problems, raw)
+            yield ParsedRow(check.location, line, None, check.problems, fields, header)
             continue
-        values = {name: value.strip() for name, value in raw.items()}
+        values = {name: value.strip() for name, value in zip(names, fields, strict=True)}
         record = build_record(check, values, policy, on=on)
-        yield ParsedRow(check.location, line, record, check.problems, raw)
+        yield ParsedRow(check.location, line, record, check.problems, fields, header)

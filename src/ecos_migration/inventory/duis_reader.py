@@ -194,4 +194,6 @@ def _device_row(
         if problem.column != "generation"
     ]
     absent = frozenset(field for field in _OPTIONAL_FIELDS if DUIS_ELEMENTS[field] not in children)
-    return ParsedRow(location, line, record, problems, children, absent)
+    return ParsedRow(
+        location, line, record, problems, tuple(children.values()), tuple(children), absent
+    )

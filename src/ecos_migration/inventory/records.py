@@ -6,9 +6,11 @@ Each field is checked on its own, so a row reports every invalid field at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import string
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import NamedTuple, TypeVar
 
 from ecos_migration.domain.device import (
@@ -26,6 +28,7 @@ from ecos_migration.store.devices import DeviceRecord
 _T = TypeVar("_T")
 
 _EUI64 = re.compile(r"^[0-9A-Fa-f]{2}(?:-?[0-9A-Fa-f]{2}){7}$")
+_HEX_DIGITS = string.hexdigits
 _ISO_DAY_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 DEVICE_TYPES = {member.value: member for member in DeviceType}
@@ -261,6 +264,35 @@ def _model_key(
     return key
 
 
+# Supplier ids already matched against ``_SUPPLIER_ID``; a fleet has a few dozen suppliers.
+_VALID_SUPPLIER_IDS: set[str] = set()
+_MAX_CACHED_SUPPLIER_IDS = 10_000
+
+
+def _is_supplier_id(value: str) -> bool:
+    if value in _VALID_SUPPLIER_IDS:
+        return True
+    if _SUPPLIER_ID.fullmatch(value) is None:
+        return False
+    if len(_VALID_SUPPLIER_IDS) < _MAX_CACHED_SUPPLIER_IDS:
+        _VALID_SUPPLIER_IDS.add(value)
+    return True
+
+
+def _canonical_eui64(value: str) -> str | None:
+    """Return the EUI-64 in ``value`` as 16 upper-case hex digits, or ``None`` if invalid.
+
+    Accepts what ``_EUI64`` accepts. The plain 16-digit form, nearly every id of an
+    inventory, is checked without the regular expression: a string of 16 characters is an
+    EUI-64 exactly when stripping every hex digit from both ends leaves nothing.
+    """
+    if len(value) == 16:
+        return value.upper() if not value.strip(_HEX_DIGITS) else None
+    if _EUI64.match(value) is None:
+        return None
+    return value.replace("-", "").upper()
+
+
 def quick_record(
     values: tuple[str, ...], policy: EligibilityPolicy, on: date | None = None
 ) -> DeviceRecord | None:
@@ -294,13 +326,14 @@ def quick_record(
     smi_status = SMI_STATUSES.get(status_text)
     if device_type is None or generation is None or smi_status is None:
         return None
-    if _EUI64.match(id_text) is None:
+    device_id = _canonical_eui64(id_text)
+    if device_id is None:
         return None
     chf_id = None
     if chf_text:
-        if _EUI64.match(chf_text) is None:
+        chf_id = _canonical_eui64(chf_text)
+        if chf_id is None:
             return None
-        chf_id = chf_text.replace("-", "").upper()
     elif device_type is DeviceType.GPF:
         return None
     if (
@@ -310,17 +343,17 @@ def quick_record(
         or len(mpxn) > _MAX_MPXN
     ):
         return None
-    if supplier_id and _SUPPLIER_ID.fullmatch(supplier_id) is None:
+    if supplier_id and supplier_id not in _VALID_SUPPLIER_IDS and not _is_supplier_id(supplier_id):
         return None
     commissioned_on = changed_on = None
     if commissioned_text:
-        commissioned_on = _cached_day(commissioned_text)
+        commissioned_on = _DAYS.get(commissioned_text) or _cached_day(commissioned_text)
         if commissioned_on is None:
             return None
         if on is not None and commissioned_on > on:
             return None
     if changed_text:
-        changed_on = _cached_day(changed_text)
+        changed_on = _DAYS.get(changed_text) or _cached_day(changed_text)
         if changed_on is None:
             return None
     comms = CommsStatus.OK
@@ -343,37 +376,67 @@ def quick_record(
         credential = Credential.UNKNOWN
     else:
         credential = Credential.NOT_APPLICABLE
-    return DeviceRecord(
-        id=id_text.replace("-", "").upper(),
-        device_type=device_type,
-        generation=generation,
-        smi_status=smi_status,
-        model_key=_model_key(device_type, manufacturer, model, firmware) if has_model else None,
-        chf_id=chf_id,
-        supplier_id=supplier_id or None,
-        mpxn=mpxn or None,
-        commissioned_on=commissioned_on,
-        last_change_of_supplier_on=changed_on,
-        comms_status=comms,
-        credential=credential,
+    model_key = None
+    if has_model:
+        model_key = _MODEL_KEYS.get((device_type, manufacturer, model, firmware))
+        if model_key is None:
+            model_key = _model_key(device_type, manufacturer, model, firmware)
+    return _new_record(
+        (
+            device_id,
+            device_type,
+            generation,
+            smi_status,
+            model_key,
+            chf_id,
+            supplier_id or None,
+            mpxn or None,
+            commissioned_on,
+            changed_on,
+            comms,
+            credential,
+        )
     )
+
+
+# Build a ``DeviceRecord`` from a tuple of all its fields in order, through ``tuple.__new__``
+# in C: the named tuple's own ``__new__`` is a Python function, and this path runs once per
+# valid row.
+_new_record: Callable[[tuple[object, ...]], DeviceRecord] = partial(tuple.__new__, DeviceRecord)
 
 
 class ParsedRow(NamedTuple):
     """One row (or DUIS Device element) of an input file after validation.
 
-    ``record`` is ``None`` exactly when ``problems`` is not empty. ``raw`` contains the
-    original field values, written to the rejects file when the row is rejected.
-    ``absent`` names device columns this row does not carry although its format can, so a
-    known device keeps its stored value for them.
+    ``record`` is ``None`` exactly when ``problems`` is not empty. ``values`` are the
+    original field values as read, named by ``names`` in the same order; ``raw`` pairs
+    them for the rejects file when the row is rejected. ``absent`` names device columns
+    this row does not carry although its format can, so a known device keeps its stored
+    value for them.
 
     A named tuple, as ``DeviceRecord``: one is built per row, and a tuple is built
-    several times faster than a frozen dataclass.
+    several times faster than a frozen dataclass. The fields are kept as the reader's
+    sequence rather than a dictionary, which would be built for every valid row and
+    used only for the few rejected ones.
     """
 
     location: str
     line: int
     record: DeviceRecord | None
     problems: list[Problem]
-    raw: dict[str, str]
+    values: Sequence[str]
+    names: Sequence[str]
     absent: frozenset[str] = frozenset()
+
+    @property
+    def raw(self) -> dict[str, str]:
+        """The original field values by column (or element) name.
+
+        A row with more fields than names keeps only the named ones; one with fewer lacks
+        the names past its last field.
+        """
+        return dict(zip(self.names, self.values, strict=False))
+
+
+# Build a ``ParsedRow`` from a tuple of all its fields in order; see ``_new_record``.
+new_parsed_row: Callable[[tuple[object, ...]], ParsedRow] = partial(tuple.__new__, ParsedRow)

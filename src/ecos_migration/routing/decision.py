@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from ecos_migration.domain.device import Credential, DeviceType, Generation, MigrationState
 from ecos_migration.routing.codes import Route, RouteReason, RoutingDecision
-from ecos_migration.routing.duis import DEFAULT_MAX_REQUEST_BYTES, CosRequest
+from ecos_migration.routing.duis import CosRequest
+from ecos_migration.routing.environment import DEFAULT_MAX_REQUEST_BYTES
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,12 @@ from lxml import etree
 
 from ecos_migration.domain.device import canonical_device_id
 from ecos_migration.routing.codes import RejectedRequestError, RouteReason
+from ecos_migration.routing.environment import DEFAULT_MAX_REQUEST_BYTES
 from ecos_migration.xml_safety import bytes_declare_dtd, tree_declares_dtd
 
 SR_NAMESPACE = "http://www.dccinterface.co.uk/ServiceUserGateway"
 DS_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
 COS_SERVICE_REFERENCE = "6.23"
-DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 
 # A future-dated 6.23 is cancelled by sending the request again with this execution time,
 # which is what the public cancellation template carries.

@@ -9,8 +9,8 @@ from pathlib import Path
 from ecos_migration.domain.device import canonical_device_id
 from ecos_migration.errors import ConfigurationError
 from ecos_migration.routing.codes import RejectedRequestError, RouteReason
+from ecos_migration.routing.environment import PARTIES_VARIABLE
 
-PARTIES_VARIABLE = "ECOS_MIGRATION_PARTIES"
 PARTIES_COLUMNS = ("party_id", "name", "user_roles")
 
 # DUIS User Roles of an importing supplier, the roles allowed to send SRV 6.23:

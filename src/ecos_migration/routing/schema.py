@@ -12,8 +12,8 @@ from lxml import etree
 
 from ecos_migration.errors import ConfigurationError
 from ecos_migration.routing.codes import RejectedRequestError, RouteReason
+from ecos_migration.routing.environment import SCHEMA_VARIABLE
 
-SCHEMA_VARIABLE = "ECOS_MIGRATION_DUIS_SCHEMA"
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 
 logger = logging.getLogger(__name__)

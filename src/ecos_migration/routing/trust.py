@@ -16,8 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from ecos_migration.errors import ConfigurationError
 from ecos_migration.routing.codes import RejectedRequestError, RouteReason
-
-TRUST_STORE_VARIABLE = "ECOS_MIGRATION_TRUST_STORE"
+from ecos_migration.routing.environment import TRUST_STORE_VARIABLE
 
 # SMKI organisation certificates carry the remote party role in the OU as two hex digits;
 # 0x87 is XML signing. Older certificates wrote the code in decimal (the DSP's 137 is 0x89),

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
-
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.pool import ConnectionPoolEntry
+from typing import TYPE_CHECKING, Any
 
 from ecos_migration.errors import StoreError
+
+# SQLAlchemy and Alembic are imported by the functions that use them, so that the command
+# line can read ``DATABASE_URL_VARIABLE`` without loading them (``--help``, ``--version``).
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Engine
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +54,9 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
 
 def create_database_engine(url: str | None = None) -> Engine:
     """Create an engine for ``url`` (see ``resolve_database_url``) without touching the schema."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.exc import ArgumentError
+
     resolved = resolve_database_url(url)
     try:
         engine = create_engine(resolved, future=True)
@@ -73,6 +75,8 @@ def create_database_engine(url: str | None = None) -> Engine:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     return config
@@ -80,6 +84,8 @@ def _alembic_config() -> Config:
 
 def head_revision() -> str:
     """Return the newest schema revision this release knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -87,6 +93,9 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """Return the schema revision of the database, or ``None`` if it has no schema yet."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.exc import OperationalError
+
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
@@ -96,6 +105,8 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade_schema(engine: Engine) -> tuple[str | None, str]:
     """Create the schema or upgrade it to the newest revision; return (before, after)."""
+    from alembic import command
+
     before = current_revision(engine)
     config = _alembic_config()
     with engine.begin() as connection:

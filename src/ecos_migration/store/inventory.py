@@ -201,6 +201,9 @@ import_line = Table(
     Column("id", String(16), primary_key=True),
     Column("line", Integer, nullable=False),
     prefixes=["TEMPORARY"],
+    # One B-tree keyed by id instead of a rowid table plus an index on id, so each
+    # registered id is written once.
+    sqlite_with_rowid=False,
 )
 
 

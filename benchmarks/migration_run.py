@@ -16,7 +16,9 @@ the configured capacity.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
 import resource
 import tempfile
 import time
@@ -48,7 +50,12 @@ from ecos_migration.providers.simulated.parties import (
     sign_command,
 )
 from ecos_migration.providers.simulated.pki import generate_pki
-from ecos_migration.store.database import create_database_engine, upgrade_schema
+from ecos_migration.store.database import (
+    RUN_CACHE_MIB,
+    create_database_engine,
+    upgrade_schema,
+    use_sqlite_cache,
+)
 from ecos_migration.store.devices import DeviceRecord, upsert_devices
 from ecos_migration.store.evidence import add_evidence
 from ecos_migration.store.models import all_models
@@ -120,18 +127,20 @@ def load_fleet(engine: Engine, devices: int, live: date) -> float:
     return time.perf_counter() - started
 
 
-def floor_seconds(devices: int) -> float:
-    """Sign and verify ``devices`` replacement commands with a TCoS key, nothing else."""
+def floor_seconds(devices: int) -> tuple[float, float]:
+    """Sign and verify ``devices`` replacement commands with a TCoS key, nothing else;
+    return the (wall, CPU) seconds it took."""
     pki = generate_pki()
     anchor = pki.tcos.public_key_der()
     certificate = pki.ecos.certificate_der()
     started = time.perf_counter()
+    started_cpu = time.process_time()
     for n in range(devices):
         command = replacement_command(
             Instruction(f"00DB{n:012X}-1", f"00DB{n:012X}", "ESME/M000/X00/0001"), certificate
         )
         assert device_accepts(anchor, command, sign_command(pki.tcos, command))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - started_cpu
 
 
 def run_period(url: str, devices: int, work: Path) -> dict[str, float]:
@@ -139,6 +148,8 @@ def run_period(url: str, devices: int, work: Path) -> dict[str, float]:
     live = settings.period.live_date
     last = settings.period.effective_end_date
     engine = create_database_engine(url)
+    # The same page cache as `ecos-migration run`.
+    use_sqlite_cache(engine, RUN_CACHE_MIB)
     upgrade_schema(engine)
     load = load_fleet(engine, devices, live)
     capacity = max(settings.capacity.daily, math.ceil(devices / 300))
@@ -152,9 +163,11 @@ def run_period(url: str, devices: int, work: Path) -> dict[str, float]:
         daily_capacity=capacity,
     )
     started = time.perf_counter()
+    started_cpu = time.process_time()
     for day in days_between(live, last):
         simulation.engine.run_day(day)
     elapsed = time.perf_counter() - started
+    elapsed_cpu = time.process_time() - started_cpu
     with engine.connect() as connection:
         migrated = connection.execute(
             select(func.count()).where(device.c.migration_state == "MIGRATED")
@@ -165,6 +178,7 @@ def run_period(url: str, devices: int, work: Path) -> dict[str, float]:
     return {
         "load_s": load,
         "run_s": elapsed,
+        "run_cpu_s": elapsed_cpu,
         "days": float((last - live).days + 1),
         "capacity": float(capacity),
         "migrated": float(migrated),
@@ -182,6 +196,7 @@ def main() -> None:
     parser.add_argument(
         "--no-sqlite", action="store_true", help="run on PostgreSQL only (with --postgres)"
     )
+    parser.add_argument("--out", help="also write the figures to this JSON file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ecos-bench-") as folder:
         work = Path(folder)
@@ -193,20 +208,40 @@ def main() -> None:
             with psycopg.connect(args.postgres, autocommit=True) as connection:
                 connection.execute(f'CREATE DATABASE "{name}"')
             targets.append(("PostgreSQL", args.postgres.rsplit("/", 1)[0] + f"/{name}"))
-        floor = floor_seconds(args.devices)
-        print(f"floor: sign and verify {args.devices:,} commands in {floor:.1f} s")
+        figures: list[dict[str, object]] = []
         try:
             for label, url in targets:
+                # The floor just before each run, so both meet the same machine load.
+                floor, floor_cpu = floor_seconds(args.devices)
+                print(
+                    f"floor: sign and verify {args.devices:,} commands in {floor:.1f} s "
+                    f"({floor_cpu:.1f} s CPU); load average {os.getloadavg()[0]:.1f}"
+                )
                 result = run_period(url, args.devices, work)
                 rate = result["migrated"] / result["run_s"]
                 print(
                     f"{label}: loaded {args.devices:,} devices in {result['load_s']:.1f} s; "
                     f"ran {result['days']:.0f} days (capacity {result['capacity']:.0f}/day) "
-                    f"in {result['run_s']:.1f} s; migrated {result['migrated']:,.0f} "
-                    f"({rate:,.0f} devices/s); run/floor {result['run_s'] / floor:.2f}x; "
+                    f"in {result['run_s']:.1f} s ({result['run_cpu_s']:.1f} s CPU); "
+                    f"migrated {result['migrated']:,.0f} ({rate:,.0f} devices/s); "
+                    f"run/floor {result['run_s'] / floor:.2f}x wall, "
+                    f"{result['run_cpu_s'] / floor_cpu:.2f}x CPU; "
                     f"truth mismatches {result['mismatches']:.0f}; "
-                    f"peak memory so far {peak_rss_mb():,.0f} MiB"
+                    f"peak memory so far {peak_rss_mb():,.0f} MiB; "
+                    f"load average {os.getloadavg()[0]:.1f}"
                 )
+                figures.append(
+                    {
+                        "store": label,
+                        "devices": args.devices,
+                        "floor_s": floor,
+                        "floor_cpu_s": floor_cpu,
+                        **result,
+                        "peak_memory_mib": peak_rss_mb(),
+                    }
+                )
+                if args.out:
+                    Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
         finally:
             if args.postgres:
                 with psycopg.connect(args.postgres, autocommit=True) as connection:

@@ -87,6 +87,7 @@ def run(  # noqa: PLR0917 - Typer passes each option as a parameter
     from ecos_migration.domain.error_strategy import load_error_strategy
     from ecos_migration.engine.session import open_simulation, remaining_days, resolve_run, run_days
     from ecos_migration.providers.simulated.scenario import load_scenario
+    from ecos_migration.store.database import RUN_CACHE_MIB, use_sqlite_cache
     from ecos_migration.store.runs import DaySummary
 
     context = app_context(ctx)
@@ -94,6 +95,7 @@ def run(  # noqa: PLR0917 - Typer passes each option as a parameter
         raise InputError("give exactly one of --until DATE and --days N")
     settings = context.settings
     engine = context.engine()
+    use_sqlite_cache(engine, RUN_CACHE_MIB)
     # Validate every input before the run's parameters are stored.
     first = _parse_date(start, "--start")
     given_last = _parse_date(until, "--until")

@@ -445,6 +445,40 @@ def test_engine_automatic_suspension(engine: Engine, tmp_path: Path) -> None:
     simulation.close()
 
 
+def test_engine_suspends_after_crash_before_day_end(engine: Engine, tmp_path: Path) -> None:
+    """A crash after the day's chunks committed, before the models were judged, still
+    suspends the model on that day when the day is run again."""
+    settings = small_proving()
+    load(engine, {MODEL_A: 400}, settings=settings, evidence_for=(MODEL_A,))
+    with engine.begin() as connection:
+        change_model_state(
+            connection,
+            get_model(connection, MODEL_A),
+            ModelState.BULK,
+            on=START,
+            now=FixedClock(START).now(),
+            kind="TEST",
+            actor="test",
+            reason="bulk from the start",
+        )
+    scenario = "[default]\nerror_response = 0.3\n"
+    crashing = simulate(engine, tmp_path, settings=settings, scenario=scenario)
+
+    def crash(*_arguments: object) -> None:
+        raise SimulatedCrashError("crash before the models are judged")
+
+    crashing.engine.life.evaluate = crash  # type: ignore[method-assign]
+    with pytest.raises(SimulatedCrashError):
+        run_days(crashing, [START])
+    crashing.close()
+    assert model_state(engine, MODEL_A) is ModelState.BULK
+    resumed = simulate(engine, tmp_path, settings=settings, scenario=scenario)
+    run_days(resumed, [START])
+    assert model_state(engine, MODEL_A) is ModelState.SUSPENDED
+    assert_truth(engine, resumed, settings)
+    resumed.close()
+
+
 def test_engine_all_stop_and_resume(engine: Engine, tmp_path: Path) -> None:
     settings = small_proving()
     load(engine, {MODEL_A: 600}, settings=settings, evidence_for=(MODEL_A,))
@@ -616,6 +650,63 @@ def test_engine_remediated_by_upgrade(engine: Engine, tmp_path: Path) -> None:
     assert model_state(engine, MODEL_B_FIX) is ModelState.BULK
     assert_truth(engine, simulation, settings)
     simulation.close()
+
+
+def test_engine_retry_pending_reopened_by_upgrade(engine: Engine, tmp_path: Path) -> None:
+    """A device waiting for a retry whose firmware changes to a model not started yet is
+    made selectable again, and is migrated once that model reaches bulk."""
+    settings = small_proving()
+    load(engine, {MODEL_B: 20}, settings=settings, evidence_for=(MODEL_B,))
+    # Every first attempt fails with an error that is retried after a wait.
+    scenario = f'[[model]]\nmodel = "{MODEL_B}"\nerror_response = 1.0\n'
+    simulation = simulate(engine, tmp_path, settings=settings, scenario=scenario)
+    run_days(simulation, [START])
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            select(attempt.c.device_id).where(
+                attempt.c.status == "FAILED", attempt.c.retry_on.is_not(None)
+            )
+        ).scalar_one()
+    simulation.close()
+    fixed = [r._replace(model_key=MODEL_B_FIX) for r in records(MODEL_B, 20, 0)]
+    day = START + timedelta(days=1)
+    with engine.begin() as connection:
+        upsert_devices(
+            connection,
+            fixed,
+            on=day,
+            now=FixedClock(day).now(),
+            seed=11,
+            policy=settings.eligibility.policy(),
+        )
+        add_evidence(
+            connection,
+            [
+                Evidence(
+                    waiting,
+                    kind,
+                    day,
+                    EvidenceSource.IMPORTED,
+                    model_id=get_model(connection, MODEL_B_FIX).id,
+                )
+                for kind in (
+                    EvidenceKind.CERTIFICATE_REPLACEMENT_TCOS_TO_TCOS,
+                    EvidenceKind.SRV_6_23_SUCCESS,
+                )
+            ],
+        )
+    resumed = simulate(engine, tmp_path, settings=settings, scenario=scenario)
+    run_days(resumed, days_between(day, day + timedelta(days=8)))
+    with engine.connect() as connection:
+        row = get_device(connection, waiting)
+        events = device_events(connection, waiting)
+    assert row is not None
+    assert row["migration_state"] == "MIGRATED"
+    remediated = [e for e in events if e["kind"] == "REMEDIATED"]
+    assert [e["old_value"] for e in remediated] == ["IN_PROGRESS"]
+    assert model_state(engine, MODEL_B_FIX) is ModelState.BULK
+    assert_truth(engine, resumed, settings)
+    resumed.close()
 
 
 def test_engine_resume_keeps_seed(engine: Engine) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import Connection
@@ -24,6 +23,7 @@ from ecos_migration.domain.upgrades import upgrade_targets
 from ecos_migration.store.attempts import (
     has_eligible_device,
     models_with_eligible_devices,
+    models_with_outcomes_on,
     proving_tally,
     recent_outcomes,
 )
@@ -95,22 +95,26 @@ class ModelLife:
             started += 1
         return started
 
-    def evaluate(self, connection: Connection, finished_models: Iterable[int]) -> None:
+    def evaluate(self, connection: Connection) -> None:
         """Judge proving steps and the bulk gate for every model, and the failure rate of
-        ``finished_models``, the models whose attempts had an outcome today.
+        every model whose attempts had an outcome today.
 
-        A resumed day does not know the models that had an outcome before a crash. Such a
-        model is checked at its next outcome, over the same recent attempts.
+        The models with an outcome today are read from the store, so a day resumed after a
+        crash checks the models whose attempts finished before the crash too.
         """
         for model in all_models(connection):
             if model.state is ModelState.PROVING:
                 self._judge_proving(connection, model)
             elif model.state is ModelState.AWAITING_EVIDENCE:
                 self._check_gate(connection, model)
-        # Only a model with a new outcome can have crossed the threshold.
-        watched = set(finished_models)
-        for model in all_models(connection):
-            if model.state in _WATCHED_STATES and model.id in watched:
+        # Only a model with a new outcome can have crossed the threshold. A model resumed by
+        # an operator keeps its recent failures, and is judged again only on new outcomes.
+        candidates = [m for m in all_models(connection) if m.state in _WATCHED_STATES]
+        watched = models_with_outcomes_on(
+            connection, self.clock.today(), [m.id for m in candidates]
+        )
+        for model in candidates:
+            if model.id in watched:
                 self._check_failure_rate(connection, model)
 
     def _gate_state(self, connection: Connection, model: ModelRecord) -> tuple[ModelState, str]:

@@ -128,7 +128,7 @@ class MigrationEngine:
                 works = self._start(connection, chunk, day)
                 self.driver.drive_in(connection, works, tally)
         with self.engine.begin() as connection:
-            self.life.evaluate(connection, tally.finished_models)
+            self.life.evaluate(connection)
             counts = day_counts(connection, day)
             eligible, remaining = eligible_and_remaining(connection)
             summary = DaySummary(
@@ -145,10 +145,11 @@ class MigrationEngine:
         return summary
 
     def _reopen_remediated(self, connection: Connection, day: date) -> None:
-        """Make devices whose firmware changed after a Failed Migration selectable again."""
-        device_ids = remediated_by_model_change(connection)
-        if not device_ids:
+        """Make devices whose firmware changed after a failed attempt selectable again."""
+        reopened = remediated_by_model_change(connection)
+        if not reopened:
             return
+        device_ids = [device_id for device_id, _ in reopened]
         set_migration_state(connection, device_ids, MigrationState.NOT_STARTED)
         append_device_events(
             connection,
@@ -158,12 +159,12 @@ class MigrationEngine:
                     day,
                     "REMEDIATED",
                     field="migration_state",
-                    old_value=MigrationState.AWAITING_REMEDIATION.value,
+                    old_value=state.value,
                     new_value=MigrationState.NOT_STARTED.value,
                     actor="engine",
-                    reason="the Device Model changed after the Failed Migration",
+                    reason="the Device Model changed after the failed attempt",
                 )
-                for device_id in device_ids
+                for device_id, state in reopened
             ],
             self.clock.now(),
         )

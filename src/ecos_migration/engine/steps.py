@@ -70,7 +70,6 @@ class StepTally:
     migrated: int = 0
     failed_migrations: int = 0
     retries_scheduled: int = 0
-    finished_models: set[int] = field(default_factory=set)
 
 
 def _instructions(works: Sequence[Work]) -> list[Instruction]:
@@ -222,7 +221,6 @@ class StepDriver:
         work.error_code = code
         work.finished_on = on
         work.retry_on = decision.retry_on
-        tally.finished_models.add(work.model_id)
         if decision.retry:
             tally.retries_scheduled += 1
             return
@@ -353,7 +351,6 @@ class StepDriver:
                 work.status = AttemptStatus.SUCCEEDED.value
                 work.finished_on = on
                 tally.migrated += 1
-                tally.finished_models.add(work.model_id)
                 migrated += 1
                 # From reconciliation on, the device holds the ECoS credential for good.
                 changes.states[work.device_id] = MigrationState.MIGRATED

@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     exists,
     func,
+    or_,
     select,
     update,
 )
@@ -287,16 +288,19 @@ def last_attempt_numbers(connection: Connection, device_ids: Sequence[str]) -> d
 _MODEL_EVENTS_SEEN = "run.model_changes_seen_to_event"
 
 
-def remediated_by_model_change(connection: Connection) -> list[str]:
-    """Return devices awaiting remediation whose Device Model changed since their last attempt.
+def remediated_by_model_change(connection: Connection) -> list[tuple[str, MigrationState]]:
+    """Return devices whose Device Model changed since their last attempt failed, with the
+    migration state each is in: AWAITING_REMEDIATION, or IN_PROGRESS with a retry pending.
 
     A firmware upgrade is the usual remediation: the device is then of another model and is
-    selected again, under that model's state, like any other device. Only devices with a
-    Device Model change recorded since the previous call are looked at, found through the
-    events' primary key, so a day without inventory changes costs one short range scan.
+    selected again, under that model's state, like any other device. A device waiting for a
+    retry is treated the same way, since its retry was decided under the old model's rules
+    and the new model may not be started yet. Only devices with a Device Model change
+    recorded since the previous call are looked at, found through the events' primary key,
+    so a day without inventory changes costs one short range scan.
 
     NOTE: a device whose model changes while an attempt of its old model is still unfinished
-    (only after a crash) is not looked at again once that attempt fails for good.
+    (only after a crash) is not looked at again once that attempt fails.
     """
     seen = int(get_setting(connection, _MODEL_EVENTS_SEEN) or 0)
     newest = connection.execute(select(func.max(device_event.c.id))).scalar() or 0
@@ -314,26 +318,45 @@ def remediated_by_model_change(connection: Connection) -> list[str]:
         ).scalars()
     )
     set_setting(connection, _MODEL_EVENTS_SEEN, str(newest))
-    found: list[str] = []
+    found: list[tuple[str, MigrationState]] = []
     for chunk in _id_chunks(changed):
-        found.extend(
-            connection.execute(
-                select(device.c.id)
-                .join(attempt, attempt.c.device_id == device.c.id)
-                .where(
-                    device.c.id.in_(chunk),
+        rows = connection.execute(
+            select(device.c.id, device.c.migration_state)
+            .join(attempt, attempt.c.device_id == device.c.id)
+            .where(
+                device.c.id.in_(chunk),
+                or_(
                     device.c.migration_state == MigrationState.AWAITING_REMEDIATION.value,
-                    attempt.c.model_id != device.c.model_id,
-                    ~exists().where(
-                        and_(
-                            _later.c.device_id == attempt.c.device_id,
-                            _later.c.number > attempt.c.number,
-                        )
+                    and_(
+                        device.c.migration_state == MigrationState.IN_PROGRESS.value,
+                        attempt.c.status == AttemptStatus.FAILED.value,
                     ),
-                )
-            ).scalars()
+                ),
+                attempt.c.model_id != device.c.model_id,
+                ~exists().where(
+                    and_(
+                        _later.c.device_id == attempt.c.device_id,
+                        _later.c.number > attempt.c.number,
+                    )
+                ),
+            )
         )
+        found.extend((device_id, MigrationState(state)) for device_id, state in rows)
     return found
+
+
+def models_with_outcomes_on(connection: Connection, on: date, model_ids: Iterable[int]) -> set[int]:
+    """Return which of the models have an attempt that finished on ``on``."""
+    ids = list(model_ids)
+    if not ids:
+        return set()
+    return set(
+        connection.execute(
+            select(attempt.c.model_id)
+            .where(attempt.c.model_id.in_(ids), attempt.c.finished_on == on)
+            .distinct()
+        ).scalars()
+    )
 
 
 def has_eligible_device(connection: Connection, model_id: int) -> bool:

@@ -12,12 +12,14 @@ import enum
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     Connection,
     and_,
     exists,
     func,
+    literal_column,
     or_,
     select,
     update,
@@ -208,46 +210,66 @@ def due_retries(connection: Connection, on: date, limit: int) -> list[Candidate]
     """Return devices whose last attempt failed and may be retried on ``on``, in selection order.
 
     Only devices of models in PROVING or BULK are returned: a suspended model starts nothing.
+    The devices between attempts are read first, through the partial index of devices in
+    progress: they are few, while the failed attempts of a whole run are many.
     """
     if limit <= 0:
         return []
+    waiting = connection.execute(
+        select(device.c.id, device.c.model_id, device.c.selection_key, device.c.credential)
+        .join(device_model, device_model.c.id == device.c.model_id)
+        .where(
+            # A literal, not a parameter, so that SQLite matches the partial index.
+            device.c.migration_state == literal_column(f"'{MigrationState.IN_PROGRESS.value}'"),
+            device_model.c.state.in_(ACTIVE_STATES),
+        )
+        .order_by(device.c.selection_key)
+    ).all()
+    found: list[Candidate] = []
+    for start in range(0, len(waiting), BATCH_SIZE):
+        chunk = waiting[start : start + BATCH_SIZE]
+        latest = _latest_attempts(connection, [row.id for row in chunk])
+        for row in chunk:
+            last = latest.get(row.id)
+            if last is None or last.status != AttemptStatus.FAILED.value:
+                continue
+            if last.retry_on is None or last.retry_on > on:
+                continue
+            # A device moved to another model by a firmware upgrade is no proving device
+            # of it.
+            found.append(
+                Candidate(
+                    row.id,
+                    row.model_id,
+                    row.selection_key,
+                    last.number + 1,
+                    last.proving_step if last.model_id == row.model_id else None,
+                    row.credential,
+                )
+            )
+            if len(found) == limit:
+                return found
+    return found
+
+
+def _latest_attempts(connection: Connection, device_ids: Sequence[str]) -> dict[str, Any]:
+    """Return the latest attempt row of each device that has one."""
+    newest = (
+        select(func.max(_later.c.number))
+        .where(_later.c.device_id == attempt.c.device_id)
+        .scalar_subquery()
+    )
     rows = connection.execute(
         select(
             attempt.c.device_id,
-            device.c.model_id,
-            device.c.selection_key,
+            attempt.c.model_id,
             attempt.c.number,
             attempt.c.proving_step,
-            device.c.credential,
-            attempt.c.model_id.label("attempt_model_id"),
-        )
-        .join(device, device.c.id == attempt.c.device_id)
-        .join(device_model, device_model.c.id == device.c.model_id)
-        .where(
-            attempt.c.status == AttemptStatus.FAILED.value,
-            attempt.c.retry_on.is_not(None),
-            attempt.c.retry_on <= on,
-            device.c.migration_state == MigrationState.IN_PROGRESS.value,
-            device_model.c.state.in_(ACTIVE_STATES),
-            ~exists().where(
-                and_(_later.c.device_id == attempt.c.device_id, _later.c.number > attempt.c.number)
-            ),
-        )
-        .order_by(device.c.selection_key)
-        .limit(limit)
+            attempt.c.status,
+            attempt.c.retry_on,
+        ).where(attempt.c.device_id.in_(list(device_ids)), attempt.c.number == newest)
     )
-    # A device moved to another model by a firmware upgrade is no proving device of it.
-    return [
-        Candidate(
-            r.device_id,
-            r.model_id,
-            r.selection_key,
-            r.number + 1,
-            r.proving_step if r.attempt_model_id == r.model_id else None,
-            r.credential,
-        )
-        for r in rows
-    ]
+    return {row.device_id: row for row in rows}
 
 
 def eligible_devices(

@@ -119,6 +119,14 @@ device = Table(
         postgresql_where=text("reason_until IS NOT NULL"),
     ),
     Index(None, "evaluated_on", "selection_key"),
+    # Devices between attempts: few at any time, and read every day for their retries. A
+    # device that a chunk migrates or fails for good never enters this index.
+    Index(
+        "ix_device_in_progress",
+        "selection_key",
+        sqlite_where=text("migration_state = 'IN_PROGRESS'"),
+        postgresql_where=text("migration_state = 'IN_PROGRESS'"),
+    ),
     Index(None, "chf_id"),
     Index(None, "supplier_id"),
 )

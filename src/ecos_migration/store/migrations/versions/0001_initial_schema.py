@@ -183,6 +183,14 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        "ix_device_in_progress",
+        "device",
+        ["selection_key"],
+        unique=False,
+        sqlite_where=sa.text("migration_state = 'IN_PROGRESS'"),
+        postgresql_where=sa.text("migration_state = 'IN_PROGRESS'"),
+    )
+    op.create_index(
         op.f("ix_device_model_id_reason_selection_key"),
         "device",
         ["model_id", "reason", "selection_key"],
@@ -286,6 +294,12 @@ def downgrade() -> None:
     )
     op.drop_index(op.f("ix_device_reason_selection_key"), table_name="device")
     op.drop_index(op.f("ix_device_model_id_reason_selection_key"), table_name="device")
+    op.drop_index(
+        "ix_device_in_progress",
+        table_name="device",
+        sqlite_where=sa.text("migration_state = 'IN_PROGRESS'"),
+        postgresql_where=sa.text("migration_state = 'IN_PROGRESS'"),
+    )
     op.drop_index(op.f("ix_device_evaluated_on_selection_key"), table_name="device")
     op.drop_index("ix_device_eligibility_summary", table_name="device")
     op.drop_index(op.f("ix_device_chf_id"), table_name="device")

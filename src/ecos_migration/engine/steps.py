@@ -258,7 +258,7 @@ class StepDriver:
                 if step == Step.REPLACE.value:
                     changes.credentials[work.device_id] = Credential.ECOS
                     changes.events.append(self._replaced_event(work, on))
-                    changes.evidence.append(self._replacement_evidence(work, on))
+                    self._record_evidence(work, changes)
                 continue
             assert result.error_code is not None
             if step == Step.REPLACE.value and result.error_code == NO_RESPONSE:
@@ -294,6 +294,15 @@ class StepDriver:
             attempt_id=work.attempt_id,
             actor="engine",
         )
+
+    def _record_evidence(self, work: Work, changes: _ChunkChanges) -> None:
+        """Record the replacement as evidence for the model, if the device is proving it.
+
+        Proving devices are what the bulk gate waits for. A device migrated in bulk adds
+        nothing to a gate already open, and its replacement stays in its events.
+        """
+        if work.proving_step is not None:
+            changes.evidence.append(self._replacement_evidence(work, changes.on))
 
     def _replacement_evidence(self, work: Work, on: date) -> Evidence:
         return Evidence(
@@ -331,7 +340,7 @@ class StepDriver:
             if credential is Credential.ECOS:
                 work.step = Step.RECONCILE.value
                 work.status = AttemptStatus.IN_FLIGHT.value
-                changes.evidence.append(self._replacement_evidence(work, on))
+                self._record_evidence(work, changes)
                 continue
             self._fail(work, NO_RESPONSE, changes, tally)
 

@@ -28,6 +28,7 @@ from pydantic_core import ErrorDetails
 from ecos_migration.domain.device import DeviceType
 from ecos_migration.domain.eligibility import EligibilityPolicy
 from ecos_migration.errors import ConfigurationError
+from ecos_migration.limits import MAX_DAILY_CAPACITY
 
 CONFIG_VARIABLE = "ECOS_MIGRATION_CONFIG"
 
@@ -150,7 +151,7 @@ class SuspensionSettings(_Section):
 
 
 class CapacitySettings(_Section):
-    daily: StrictInt = Field(ge=1)
+    daily: StrictInt = Field(ge=1, le=MAX_DAILY_CAPACITY)
 
 
 class IncidentSettings(_Section):

@@ -273,3 +273,40 @@ def test_run_repeated_days_explained(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert "Nothing to run" in again.stdout
     assert "count from the run's first day" in again.stdout
+
+
+def test_run_rejects_bad_inputs_without_traceback(tmp_path: Path) -> None:
+    database = prepare(tmp_path, good=10, defect=0)
+    huge = cli(database, "run", "--days", "2", "--daily-capacity", str(2**63))
+    assert huge.returncode == 2
+    assert "--daily-capacity" in huge.stderr
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    not_text = cli(database, "run", "--days", "2", "--scenario", str(binary))
+    assert not_text.returncode == 1
+    assert "is not UTF-8 text" in " ".join(not_text.stderr.split())
+    flag = tmp_path / "flag.toml"
+    flag.write_text("[default]\nlost_answer = true\n")
+    boolean = cli(database, "run", "--days", "2", "--scenario", str(flag))
+    assert boolean.returncode == 1
+    assert "lost_answer" in boolean.stderr
+    not_sqlite = tmp_path / "text.sqlite"
+    not_sqlite.write_text("hello\n")
+    state = cli(database, "run", "--days", "2", "--sim-state", str(not_sqlite))
+    assert state.returncode == 1
+    assert "is not a simulator state file" in " ".join(state.stderr.split())
+    for result in (huge, not_text, boolean, state):
+        assert "Traceback" not in result.stderr
+    assert cli(database, "run", "--days", "1").returncode == 0
+    moved = cli(database, "run", "--start", "2023-07-10", "--days", "1")
+    assert moved.returncode == 1
+    assert "started on 2023-06-30" in " ".join(moved.stderr.split())
+    early = cli(database, "run", "--until", "2030-01-01")
+    assert early.returncode == 1
+    assert "after the migration period ends on" in " ".join(early.stderr.split())
+    before_live = cli(database, "run", "--start", "2020-01-01", "--days", "1")
+    assert before_live.returncode == 1
+    assert "before the ECoS Service Live Date" in " ".join(before_live.stderr.split())
+    many = cli(database, "run", "--days", "100000000")
+    assert many.returncode == 2
+    assert "Traceback" not in many.stderr

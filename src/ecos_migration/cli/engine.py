@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ecos_migration.cli.context import AppContext, app_context
 from ecos_migration.errors import InputError
+from ecos_migration.limits import MAX_DAILY_CAPACITY, MAX_RUN_DAYS
 
 if TYPE_CHECKING:
     from ecos_migration.engine.demo import DemoPlan
@@ -21,6 +22,20 @@ _SIM_STATE_HELP = (
     "SQLite file of the simulated fleet and providers "
     "(default: beside a SQLite store, else ecos-migration-sim.sqlite)."
 )
+
+
+def _check_within_period(live: date, end: date, first: date | None, last: date | None) -> None:
+    """Refuse simulated days before the ECoS Service Live Date or after the period's end."""
+    if first is not None and first < live:
+        raise InputError(
+            f"--start {first} is before the ECoS Service Live Date {live}: no device may be "
+            "migrated before it (period.live_date in the configuration)"
+        )
+    if last is not None and last > end:
+        raise InputError(
+            f"the run would end on {last}, after the migration period ends on {end}: give "
+            f"--until {end} or fewer --days"
+        )
 
 
 def _parse_date(value: str | None, option: str) -> date | None:
@@ -65,7 +80,8 @@ def run(  # noqa: PLR0917 - Typer passes each option as a parameter
         str | None, typer.Option(help="Last simulated day, YYYY-MM-DD, included.")
     ] = None,
     days: Annotated[
-        int | None, typer.Option(min=1, help="Number of simulated days from the first day.")
+        int | None,
+        typer.Option(min=1, max=MAX_RUN_DAYS, help="Number of simulated days from the first day."),
     ] = None,
     scenario: Annotated[
         Path | None,
@@ -79,7 +95,11 @@ def run(  # noqa: PLR0917 - Typer passes each option as a parameter
     ] = None,
     daily_capacity: Annotated[
         int | None,
-        typer.Option(min=1, help="Devices started per day (default: capacity.daily)."),
+        typer.Option(
+            min=1,
+            max=MAX_DAILY_CAPACITY,
+            help="Devices started per day (default: capacity.daily).",
+        ),
     ] = None,
     sim_state: Annotated[Path | None, typer.Option(help=_SIM_STATE_HELP, dir_okay=False)] = None,
 ) -> None:
@@ -100,6 +120,7 @@ def run(  # noqa: PLR0917 - Typer passes each option as a parameter
     first = _parse_date(start, "--start")
     given_last = _parse_date(until, "--until")
     scenario_text = load_scenario(scenario)[1] if scenario is not None else None
+    _check_within_period(settings.period.live_date, settings.period.effective_end_date, first, None)
     parameters = resolve_run(
         engine,
         seed=seed,
@@ -108,6 +129,7 @@ def run(  # noqa: PLR0917 - Typer passes each option as a parameter
         default_start=settings.period.live_date,
     )
     last = given_last or parameters.start + timedelta(days=(days or 1) - 1)
+    _check_within_period(settings.period.live_date, settings.period.effective_end_date, first, last)
     todo = remaining_days(engine, parameters.start, last)
     simulation = open_simulation(
         engine,
@@ -271,6 +293,7 @@ def demo(  # noqa: PLR0917 - Typer passes each option as a parameter
         int | None,
         typer.Option(
             min=1,
+            max=MAX_DAILY_CAPACITY,
             help="Devices started per day (default: DEVICES / 500, so that the migration "
             "spreads over most of the period).",
         ),

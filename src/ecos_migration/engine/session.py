@@ -67,7 +67,13 @@ def resolve_run(
             "this database holds a run with another scenario: leave out --scenario to "
             "resume it with its own, or use a new database"
         )
-    return RunParameters(stored.seed, start or stored.start, stored.scenario_text)
+    if start is not None and start != stored.start:
+        raise InputError(
+            f"this database holds a run that started on {stored.start}, not {start}: leave "
+            "out --start to resume it from the day after its last completed day, or use a "
+            "new database"
+        )
+    return RunParameters(stored.seed, stored.start, stored.scenario_text)
 
 
 @dataclass

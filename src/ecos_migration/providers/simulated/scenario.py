@@ -30,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ecos_migration.domain.device import DeviceModelKey
 from ecos_migration.errors import ConfigurationError
 
-_Probability = Field(default=0.0, ge=0.0, le=1.0)
+# Strict: TOML's true and false are no probabilities. NaN and infinity are refused by name.
+_Probability = Field(default=0.0, ge=0.0, le=1.0, strict=True, allow_inf_nan=False)
 
 
 class FailureProfile(BaseModel):
@@ -127,7 +128,12 @@ def load_scenario(path: Path | None) -> tuple[Scenario, str]:
     if path is None:
         return Scenario(), ""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigurationError(f"scenario file {path} not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"scenario file {path} is not UTF-8 text (byte {exc.start}): "
+            "write it as a TOML file in UTF-8"
+        ) from None
     return parse_scenario(text, str(path)), text

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from ecos_migration.errors import InputError
 from ecos_migration.providers.simulated.pki import Party, TestPki, generate_pki
 
 # The same tables and columns as the SQLAlchemy Core schema that created earlier files, so
@@ -96,8 +97,15 @@ class SimulatorState:
         # ``transaction`` sends its own.
         self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()
-        for pragma in _PRAGMAS:
-            self.connection.execute(pragma)
+        try:
+            for pragma in _PRAGMAS:
+                self.connection.execute(pragma)
+        except sqlite3.DatabaseError as exc:
+            self.connection.close()
+            raise InputError(
+                f"{path} is not a simulator state file ({exc}): give the file an earlier "
+                "run wrote, or a new file name"
+            ) from None
         variable_limit = self.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         # One variable of the results lookup is the step.
         self.batch_size = max(1, min(BATCH_SIZE, variable_limit - 1))

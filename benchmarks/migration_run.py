@@ -152,6 +152,14 @@ def run_period(url: str, devices: int, work: Path) -> dict[str, float]:
     use_sqlite_cache(engine, RUN_CACHE_MIB)
     upgrade_schema(engine)
     load = load_fleet(engine, devices, live)
+    if engine.dialect.name == "postgresql":
+        # Statistics and a visibility map for the loaded rows, as the bulk importer's
+        # ANALYZE and autovacuum would give them; autovacuum may be off on a test server.
+        with psycopg.connect(
+            engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+            autocommit=True,
+        ) as connection:
+            connection.execute("VACUUM ANALYZE")
     capacity = max(settings.capacity.daily, math.ceil(devices / 300))
     parameters = resolve_run(engine, seed=1, start=live, scenario_text=SCENARIO, default_start=live)
     simulation = open_simulation(

@@ -119,6 +119,17 @@ device = Table(
         postgresql_where=text("reason_until IS NOT NULL"),
     ),
     Index(None, "evaluated_on", "selection_key"),
+    # The eligible devices in selection order, with their model: the engine's daily
+    # selection reads them in order and stops at the day's capacity. PostgreSQL does not
+    # take "reason IS NULL" as fixing the first column of (reason, selection_key), so that
+    # index cannot give it the order.
+    Index(
+        "ix_device_eligible",
+        "selection_key",
+        "model_id",
+        sqlite_where=text("reason IS NULL"),
+        postgresql_where=text("reason IS NULL"),
+    ),
     # Devices between attempts: few at any time, and read every day for their retries. A
     # device that a chunk migrates or fails for good never enters this index.
     Index(

@@ -177,6 +177,14 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        "ix_device_eligible",
+        "device",
+        ["selection_key", "model_id"],
+        unique=False,
+        sqlite_where=sa.text("reason IS NULL"),
+        postgresql_where=sa.text("reason IS NULL"),
+    )
+    op.create_index(
         op.f("ix_device_evaluated_on_selection_key"),
         "device",
         ["evaluated_on", "selection_key"],
@@ -301,6 +309,12 @@ def downgrade() -> None:
         postgresql_where=sa.text("migration_state = 'IN_PROGRESS'"),
     )
     op.drop_index(op.f("ix_device_evaluated_on_selection_key"), table_name="device")
+    op.drop_index(
+        "ix_device_eligible",
+        table_name="device",
+        sqlite_where=sa.text("reason IS NULL"),
+        postgresql_where=sa.text("reason IS NULL"),
+    )
     op.drop_index("ix_device_eligibility_summary", table_name="device")
     op.drop_index(op.f("ix_device_chf_id"), table_name="device")
     op.drop_table("device")

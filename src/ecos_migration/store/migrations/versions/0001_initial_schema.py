@@ -135,9 +135,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_attempt_device_id"), "attempt", ["device_id"], unique=False)
     op.create_index(
-        op.f("ix_attempt_model_id_finished_on"),
+        op.f("ix_attempt_model_id_finished_on_id"),
         "attempt",
-        ["model_id", "finished_on"],
+        ["model_id", "finished_on", "id"],
         unique=False,
     )
     op.create_index(op.f("ix_attempt_status"), "attempt", ["status"], unique=False)
@@ -319,7 +319,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_device_chf_id"), table_name="device")
     op.drop_table("device")
     op.drop_index(op.f("ix_attempt_status"), table_name="attempt")
-    op.drop_index(op.f("ix_attempt_model_id_finished_on"), table_name="attempt")
+    op.drop_index(op.f("ix_attempt_model_id_finished_on_id"), table_name="attempt")
     op.drop_index(op.f("ix_attempt_device_id"), table_name="attempt")
     op.drop_table("attempt")
     op.drop_index(op.f("ix_appeal_model_id"), table_name="appeal")

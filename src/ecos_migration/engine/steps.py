@@ -361,7 +361,7 @@ class StepDriver:
                 work.finished_on = on
                 tally.migrated += 1
                 migrated += 1
-                # From reconciliation on, the device holds the ECoS credential for good.
+                # From reconciliation on, the device's credential is ECOS for good.
                 changes.states[work.device_id] = MigrationState.MIGRATED
                 changes.credentials[work.device_id] = Credential.ECOS
                 changes.events.append(

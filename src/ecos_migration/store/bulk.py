@@ -3,9 +3,9 @@
 SQLAlchemy Core builds, type-processes and checks a parameter dictionary for every row of an
 executemany. A migration run writes several rows for every device it migrates, and that
 per-row work took about a quarter of a run's time. A ``RowStatement`` is rendered once per
-dialect from the table's metadata and takes plain tuples, which go to the driver's
-``executemany`` unchanged, except for the columns whose type the driver cannot take as it is
-(dates and times on SQLite), which are converted by SQLAlchemy's own bind processors.
+dialect from the table's metadata and takes plain tuples. They go to the driver's
+``executemany`` unchanged. Only columns whose type the driver cannot take as it is (dates
+and times on SQLite) are converted, by SQLAlchemy's own bind processors.
 
 On PostgreSQL an executemany still costs a statement per row on the server, so inserts go
 through ``COPY ... FROM STDIN`` and updates through one ``UPDATE ... FROM unnest(...)`` of
@@ -26,8 +26,8 @@ _Processor = Callable[[Any], Any]
 class RowStatement:
     """An INSERT, or an UPDATE by key, of chosen columns of one table, taking tuples.
 
-    For an insert each tuple holds the ``columns`` in order. For an update it holds the
-    ``columns`` to set, then the ``key`` columns that find the row; the keys of one call
+    For an insert each tuple contains the ``columns`` in order. For an update it contains
+    the ``columns`` to set, then the ``key`` columns that find the row. The keys of one call
     must differ from each other, as they do for rows of one chunk.
     """
 

@@ -148,7 +148,7 @@ def floor_seconds(devices: int) -> tuple[float, float]:
 def vacuum(engine: Engine) -> None:
     """On PostgreSQL, vacuum and analyse the store, in the run's time.
 
-    This stands in for autovacuum, which keeps the planner's statistics and the visibility
+    This does the work of autovacuum, which keeps the planner's statistics and the visibility
     map current on a production server but may be off on a test server (it is on the one
     these figures come from). The run grows the attempts and events from nothing, and
     without fresh statistics the planner keeps the plans it chose for empty tables.

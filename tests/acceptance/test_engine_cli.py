@@ -275,38 +275,56 @@ def test_run_repeated_days_explained(tmp_path: Path) -> None:
     assert "count from the run's first day" in again.stdout
 
 
-def test_run_rejects_bad_inputs_without_traceback(tmp_path: Path) -> None:
+def flat(text: str) -> str:
+    """Return ``text`` with the line breaks Rich adds to wrap messages taken out."""
+    return " ".join(text.split())
+
+
+def test_run_rejects_bad_inputs(tmp_path: Path) -> None:
     database = prepare(tmp_path, good=10, defect=0)
+
     huge = cli(database, "run", "--days", "2", "--daily-capacity", str(2**63))
     assert huge.returncode == 2
     assert "--daily-capacity" in huge.stderr
+
     binary = tmp_path / "binary.toml"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     not_text = cli(database, "run", "--days", "2", "--scenario", str(binary))
     assert not_text.returncode == 1
-    assert "is not UTF-8 text" in " ".join(not_text.stderr.split())
+    assert "is not UTF-8 text" in flat(not_text.stderr)
+
     flag = tmp_path / "flag.toml"
     flag.write_text("[default]\nlost_answer = true\n")
     boolean = cli(database, "run", "--days", "2", "--scenario", str(flag))
     assert boolean.returncode == 1
     assert "lost_answer" in boolean.stderr
+
     not_sqlite = tmp_path / "text.sqlite"
     not_sqlite.write_text("hello\n")
     state = cli(database, "run", "--days", "2", "--sim-state", str(not_sqlite))
     assert state.returncode == 1
-    assert "is not a simulator state file" in " ".join(state.stderr.split())
+    assert "is not a simulator state file" in flat(state.stderr)
+
     for result in (huge, not_text, boolean, state):
         assert "Traceback" not in result.stderr
+
+
+def test_run_rejects_days_outside_run(tmp_path: Path) -> None:
+    database = prepare(tmp_path, good=10, defect=0)
     assert cli(database, "run", "--days", "1").returncode == 0
+
     moved = cli(database, "run", "--start", "2023-07-10", "--days", "1")
     assert moved.returncode == 1
-    assert "started on 2023-06-30" in " ".join(moved.stderr.split())
-    early = cli(database, "run", "--until", "2030-01-01")
-    assert early.returncode == 1
-    assert "after the migration period ends on" in " ".join(early.stderr.split())
+    assert "started on 2023-06-30" in flat(moved.stderr)
+
+    late = cli(database, "run", "--until", "2030-01-01")
+    assert late.returncode == 1
+    assert "after the migration period ends on" in flat(late.stderr)
+
     before_live = cli(database, "run", "--start", "2020-01-01", "--days", "1")
     assert before_live.returncode == 1
-    assert "before the ECoS Service Live Date" in " ".join(before_live.stderr.split())
+    assert "before the ECoS Service Live Date" in flat(before_live.stderr)
+
     many = cli(database, "run", "--days", "100000000")
     assert many.returncode == 2
     assert "Traceback" not in many.stderr

@@ -175,6 +175,54 @@ def model_state(engine: Engine, key: DeviceModelKey) -> ModelState:
         return get_model(connection, key).state
 
 
+def start_in_bulk(engine: Engine, key: DeviceModelKey) -> None:
+    """Put the model straight into BULK, as if its proving had passed."""
+    with engine.begin() as connection:
+        change_model_state(
+            connection,
+            get_model(connection, key),
+            ModelState.BULK,
+            on=START,
+            now=FixedClock(START).now(),
+            kind="TEST",
+            actor="test",
+            reason="bulk from the start",
+        )
+
+
+def upgrade_to_fixed_firmware(
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    evidence_device: str,
+    kinds: tuple[EvidenceKind, ...],
+) -> None:
+    """Move the 20 devices of MODEL_B to MODEL_B_FIX on ``day``, with evidence for the fix."""
+    fixed = [r._replace(model_key=MODEL_B_FIX) for r in records(MODEL_B, 20, 0)]
+    with engine.begin() as connection:
+        upsert_devices(
+            connection,
+            fixed,
+            on=day,
+            now=FixedClock(day).now(),
+            seed=11,
+            policy=settings.eligibility.policy(),
+        )
+        add_evidence(
+            connection,
+            [
+                Evidence(
+                    evidence_device,
+                    kind,
+                    day,
+                    EvidenceSource.IMPORTED,
+                    model_id=get_model(connection, MODEL_B_FIX).id,
+                )
+                for kind in kinds
+            ],
+        )
+
+
 def test_engine_every_fault_truth(engine: Engine, tmp_path: Path) -> None:
     settings = small_proving()
     load(engine, {MODEL_A: 300, MODEL_B: 200}, settings=settings, evidence_for=(MODEL_A, MODEL_B))
@@ -411,17 +459,7 @@ def test_engine_awaiting_evidence(engine: Engine, tmp_path: Path) -> None:
 def test_engine_automatic_suspension(engine: Engine, tmp_path: Path) -> None:
     settings = small_proving()
     load(engine, {MODEL_A: 400}, settings=settings, evidence_for=(MODEL_A,))
-    with engine.begin() as connection:
-        change_model_state(
-            connection,
-            get_model(connection, MODEL_A),
-            ModelState.BULK,
-            on=START,
-            now=FixedClock(START).now(),
-            kind="TEST",
-            actor="test",
-            reason="bulk from the start",
-        )
+    start_in_bulk(engine, MODEL_A)
     simulation = simulate(
         engine, tmp_path, settings=settings, scenario="[default]\nerror_response = 0.3\n"
     )
@@ -445,22 +483,12 @@ def test_engine_automatic_suspension(engine: Engine, tmp_path: Path) -> None:
     simulation.close()
 
 
-def test_engine_suspends_after_crash_before_day_end(engine: Engine, tmp_path: Path) -> None:
+def test_engine_crash_before_day_end(engine: Engine, tmp_path: Path) -> None:
     """A crash after the day's chunks committed, before the models were judged, still
     suspends the model on that day when the day is run again."""
     settings = small_proving()
     load(engine, {MODEL_A: 400}, settings=settings, evidence_for=(MODEL_A,))
-    with engine.begin() as connection:
-        change_model_state(
-            connection,
-            get_model(connection, MODEL_A),
-            ModelState.BULK,
-            on=START,
-            now=FixedClock(START).now(),
-            kind="TEST",
-            actor="test",
-            reason="bulk from the start",
-        )
+    start_in_bulk(engine, MODEL_A)
     scenario = "[default]\nerror_response = 0.3\n"
     crashing = simulate(engine, tmp_path, settings=settings, scenario=scenario)
 
@@ -482,17 +510,7 @@ def test_engine_suspends_after_crash_before_day_end(engine: Engine, tmp_path: Pa
 def test_engine_all_stop_and_resume(engine: Engine, tmp_path: Path) -> None:
     settings = small_proving()
     load(engine, {MODEL_A: 600}, settings=settings, evidence_for=(MODEL_A,))
-    with engine.begin() as connection:
-        change_model_state(
-            connection,
-            get_model(connection, MODEL_A),
-            ModelState.BULK,
-            on=START,
-            now=FixedClock(START).now(),
-            kind="TEST",
-            actor="test",
-            reason="bulk from the start",
-        )
+    start_in_bulk(engine, MODEL_A)
 
     def operator(day: date, index: int) -> None:
         # The operator suspends the model while the day's second chunk is about to start.
@@ -617,29 +635,8 @@ def test_engine_remediated_by_upgrade(engine: Engine, tmp_path: Path) -> None:
             select(device.c.id).where(device.c.migration_state == "AWAITING_REMEDIATION")
         ).scalar_one()
     # The supplier upgrades the firmware: the device is of the fixed model from now on.
-    fixed = [r._replace(model_key=MODEL_B_FIX) for r in records(MODEL_B, 20, 0)]
     day = START + timedelta(days=4)
-    with engine.begin() as connection:
-        upsert_devices(
-            connection,
-            fixed,
-            on=day,
-            now=FixedClock(day).now(),
-            seed=11,
-            policy=settings.eligibility.policy(),
-        )
-        add_evidence(
-            connection,
-            [
-                Evidence(
-                    first,
-                    EvidenceKind.SRV_6_23_SUCCESS,
-                    day,
-                    EvidenceSource.IMPORTED,
-                    model_id=get_model(connection, MODEL_B_FIX).id,
-                )
-            ],
-        )
+    upgrade_to_fixed_firmware(engine, settings, day, first, (EvidenceKind.SRV_6_23_SUCCESS,))
     run_days(simulation, days_between(day, day + timedelta(days=8)))
     with engine.connect() as connection:
         row = get_device(connection, first)
@@ -652,12 +649,12 @@ def test_engine_remediated_by_upgrade(engine: Engine, tmp_path: Path) -> None:
     simulation.close()
 
 
-def test_engine_retry_pending_reopened_by_upgrade(engine: Engine, tmp_path: Path) -> None:
+def test_engine_retry_reopened_by_upgrade(engine: Engine, tmp_path: Path) -> None:
     """A device waiting for a retry whose firmware changes to a model not started yet is
     made selectable again, and is migrated once that model reaches bulk."""
     settings = small_proving()
     load(engine, {MODEL_B: 20}, settings=settings, evidence_for=(MODEL_B,))
-    # Every first attempt fails with an error that is retried after a wait.
+    # Every attempt of the old model fails with an error that is retried after a wait.
     scenario = f'[[model]]\nmodel = "{MODEL_B}"\nerror_response = 1.0\n'
     simulation = simulate(engine, tmp_path, settings=settings, scenario=scenario)
     run_days(simulation, [START])
@@ -668,35 +665,18 @@ def test_engine_retry_pending_reopened_by_upgrade(engine: Engine, tmp_path: Path
             )
         ).scalar_one()
     simulation.close()
-    fixed = [r._replace(model_key=MODEL_B_FIX) for r in records(MODEL_B, 20, 0)]
+
     day = START + timedelta(days=1)
-    with engine.begin() as connection:
-        upsert_devices(
-            connection,
-            fixed,
-            on=day,
-            now=FixedClock(day).now(),
-            seed=11,
-            policy=settings.eligibility.policy(),
-        )
-        add_evidence(
-            connection,
-            [
-                Evidence(
-                    waiting,
-                    kind,
-                    day,
-                    EvidenceSource.IMPORTED,
-                    model_id=get_model(connection, MODEL_B_FIX).id,
-                )
-                for kind in (
-                    EvidenceKind.CERTIFICATE_REPLACEMENT_TCOS_TO_TCOS,
-                    EvidenceKind.SRV_6_23_SUCCESS,
-                )
-            ],
-        )
+    upgrade_to_fixed_firmware(
+        engine,
+        settings,
+        day,
+        waiting,
+        (EvidenceKind.CERTIFICATE_REPLACEMENT_TCOS_TO_TCOS, EvidenceKind.SRV_6_23_SUCCESS),
+    )
     resumed = simulate(engine, tmp_path, settings=settings, scenario=scenario)
     run_days(resumed, days_between(day, day + timedelta(days=8)))
+
     with engine.connect() as connection:
         row = get_device(connection, waiting)
         events = device_events(connection, waiting)

@@ -69,7 +69,7 @@ def resolve_run(
         )
     if start is not None and start != stored.start:
         raise InputError(
-            f"this database holds a run that started on {stored.start}, not {start}: leave "
+            f"this database contains a run that started on {stored.start}, not {start}: leave "
             "out --start to resume it from the day after its last completed day, or use a "
             "new database"
         )

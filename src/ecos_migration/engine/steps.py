@@ -1,7 +1,7 @@
 """Driving a chunk of attempts through the four steps, one transaction per chunk.
 
-Each step sends the whole chunk to a provider. The answers are applied to the chunk in
-memory, and when the chunk has gone as far as it can today its outcome is written once: the
+Each step sends the whole chunk to a provider, and its results are applied to the chunk in
+memory. When the chunk has gone as far as it can today, its outcome is written once: the
 attempt rows, one update of each device (migration state, credential and eligibility), the
 device events and the recorded evidence. A crash before the commit loses nothing: the
 attempts keep the step recorded before the chunk, and the replay sends the same attempt ids,
@@ -78,7 +78,7 @@ def _instructions(works: Sequence[Work]) -> list[Instruction]:
 
 @dataclass
 class _ChunkChanges:
-    """What driving one chunk changes, kept in memory until the chunk is written."""
+    """Changes made by driving one chunk, kept in memory until the chunk is written."""
 
     on: date
     events: list[DeviceEvent] = field(default_factory=list)

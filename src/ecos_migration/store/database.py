@@ -75,8 +75,8 @@ def create_database_engine(url: str | None = None) -> Engine:
 
 
 # Page cache of a long migration run on SQLite, in MiB. Its chunks update devices, attempts
-# and events at random places; at 1,000,000 devices the pages they touch outgrow the default
-# cache, and every page missing from it is read again from the file.
+# and events at random places. At 1,000,000 devices the pages they touch outgrow the default
+# cache, so every page missing from it is read again from the file.
 RUN_CACHE_MIB = 1024
 
 

@@ -158,8 +158,11 @@ def eligible_and_remaining(connection: Connection) -> tuple[int, int]:
         select(func.count()).where(device.c.model_id.is_(None), device.c.reason.is_(None))
     ).scalar_one()
     eligible = sum(count for model_id, count in without_reason if states.get(model_id) in active)
-    # The in-scope reasons are few devices; listing them lets the (reason, selection_key)
-    # index count them.
+    # NOTE: on PostgreSQL the counts above visit the table for every entry whose page changed
+    # since the last vacuum, measured at about a second a day early in a 1,000,000-device run.
+
+    # Few devices have an in-scope reason, and listing the reasons lets the
+    # (reason, selection_key) index count them.
     in_scope_reasons = [reason.value for reason in Reason if reason.value not in _OUT_OF_SCOPE]
     in_scope_with_reason = connection.execute(
         select(func.count()).where(device.c.reason.in_(in_scope_reasons))

@@ -229,7 +229,7 @@ class SimulatedParties:
     ) -> tuple[str | None, bool]:
         """Return (error code, whether the device now trusts the ECoS certificate)."""
         thresholds = self._thresholds_of(instruction.model)
-        # With every bound at 0 no draw gives a fault, so 1.0 stands in for the skipped draw.
+        # With every bound at 0 no draw gives a fault, so 1.0 replaces the skipped draw.
         value = 1.0
         if thresholds.lost_answer > 0.0:
             value = self._draw(instruction.attempt_id, "|REPLACE|fault")
